@@ -1,0 +1,51 @@
+"""Developer sessions: ``nox -s tests lint typecheck interop bench demo fuzz``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The default test suite (interop peers that are installed run too)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint everything, check formatting of the package."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "asyncmtom")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("-e", ".[lint]")
+    session.run("mypy")
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """Real peers only, the opt-in large sizes included."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/interop", "--run-slow", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark table (see benchmarks/README.md)."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README demo: an MTOM upload to an embedded local endpoint."""
+    session.install("-e", ".[httpx]")
+    session.run("python", "examples/demo.py", *session.posargs)
