@@ -1,0 +1,45 @@
+"""asyncmtom: streaming MTOM/XOP for async SOAP clients (asyncio and trio, via anyio).
+
+An async XML writer in the style of the Windows Web Services API's
+``WsPushBytes``: each pushed binary value becomes an ``xop:Include`` in the
+XML and its bytes stream straight into their own MIME part when the body is
+sent.  With `TextEncoding` the same calls give plain XML with inline base64.
+"""
+
+from __future__ import annotations
+
+from ._body import BytesLike
+from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
+from ._errors import (
+    InvalidXmlError,
+    MtomError,
+    MtomFormatError,
+    MtomLimitError,
+    PartSizeError,
+    WriterStateError,
+)
+from ._writer import ByteSink, WriteFunction, XmlWriter
+from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SOAP11",
+    "SOAP12",
+    "XMIME_NAMESPACE",
+    "XOP_NAMESPACE",
+    "ByteSink",
+    "BytesLike",
+    "InvalidXmlError",
+    "MtomEncoding",
+    "MtomError",
+    "MtomFormatError",
+    "MtomLimitError",
+    "PartSizeError",
+    "SoapVersion",
+    "TextEncoding",
+    "WriteFunction",
+    "WriterStateError",
+    "XmlWriter",
+    "__version__",
+]

@@ -1,0 +1,335 @@
+"""Sans-I/O XML 1.0 serializer: names, namespaces, escaping, nothing else.
+
+Strategy: the serializer appends UTF-8 bytes to one ``bytearray`` that its
+owner drains.  A start tag stays open until the first piece of content (or the
+end of the element) so that attributes and namespace declarations can still be
+added to it; an element closed with no content becomes ``<a/>``.
+
+Namespaces are tracked as one dictionary of the bindings in scope, plus, per
+element, the list of bindings it changed so that ``end_element`` can restore
+them; a declaration is written only where the binding is not already in
+scope.  A namespace with no prefix becomes the default namespace; no
+namespace at all inside a default namespace is undeclared with ``xmlns=""``,
+as document/literal services with unqualified children expect.
+
+What is refused, with `InvalidXmlError`: names that are not NCNames,
+characters XML 1.0 does not allow (C0 controls other than tab, CR and LF,
+lone surrogates, U+FFFE and U+FFFF), prefixes without a namespace, and
+rebinding the reserved ``xml`` and ``xmlns`` prefixes.  Misuse of the
+structure (an attribute after content, text beside binary content, closing
+what is not open, a second root) raises `WriterStateError`.
+
+Text escapes ``& < >`` and writes CR as ``&#13;`` (a raw CR would be turned
+into LF by any parser).  Attribute values escape ``& < > "`` and write tab,
+CR and LF as character references, so that attribute-value normalization on
+the receiving side gives back exactly the string that was written.
+
+No I/O, no event loop: the async writer drives this class.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ._errors import InvalidXmlError, WriterStateError
+
+__all__ = [
+    "XMIME_NAMESPACE",
+    "XML_NAMESPACE",
+    "XMLNS_NAMESPACE",
+    "XOP_NAMESPACE",
+    "ContentKind",
+    "ElementFrame",
+    "XmlSerializer",
+    "check_chars",
+    "check_ncname",
+]
+
+XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+XMLNS_NAMESPACE = "http://www.w3.org/2000/xmlns/"
+XOP_NAMESPACE = "http://www.w3.org/2004/08/xop/include"
+XMIME_NAMESPACE = "http://www.w3.org/2005/05/xmlmime"
+
+_NAME_START = (
+    "A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff"
+    "\u200c-\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd"
+    "\U00010000-\U000effff"
+)
+_NAME_CHAR = _NAME_START + r"\-.0-9\u00b7\u0300-\u036f\u203f-\u2040"
+_NCNAME = re.compile(f"[{_NAME_START}][{_NAME_CHAR}]*")
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TEXT_SPECIAL = re.compile("[&<>\r]")
+_ATTR_SPECIAL = re.compile('[&<>"\t\n\r]')
+_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+_ATTR_ESCAPES = {**_TEXT_ESCAPES, '"': "&quot;", "\t": "&#9;", "\n": "&#10;"}
+
+
+@lru_cache(maxsize=1024)
+def check_ncname(name: str, what: str = "name") -> str:
+    """Return *name* if it is an XML NCName, else raise `InvalidXmlError`."""
+    if not isinstance(name, str):
+        raise InvalidXmlError(f"{what} must be a str, not {type(name).__name__}")
+    if _NCNAME.fullmatch(name) is None:
+        raise InvalidXmlError(f"{what} {name!r} is not a valid XML NCName")
+    return name
+
+
+def check_chars(value: str, what: str = "text") -> str:
+    """Return *value* if every character is allowed in XML 1.0."""
+    if not isinstance(value, str):
+        raise InvalidXmlError(f"{what} must be a str, not {type(value).__name__}")
+    bad = _NOT_XML_CHAR.search(value)
+    if bad is not None:
+        raise InvalidXmlError(
+            f"{what} holds U+{ord(bad.group()):04X} at index {bad.start()}, "
+            "a character XML 1.0 does not allow"
+        )
+    return value
+
+
+def _escape_text(value: str) -> bytes:
+    if _TEXT_SPECIAL.search(value):
+        value = _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES[m.group()], value)
+    return value.encode("utf-8")
+
+
+def _escape_attribute(value: str) -> bytes:
+    if _ATTR_SPECIAL.search(value):
+        value = _ATTR_SPECIAL.sub(lambda m: _ATTR_ESCAPES[m.group()], value)
+    return value.encode("utf-8")
+
+
+class ContentKind:
+    """What an open element holds so far (XOP needs binary content alone)."""
+
+    EMPTY = 0
+    TEXT = 1
+    CHILDREN = 2
+    BINARY = 3
+
+
+class ElementFrame:
+    """One open element.  ``binary`` and ``xmime_content_type`` belong to the writer."""
+
+    __slots__ = (
+        "attributes",
+        "binary",
+        "content",
+        "declared",
+        "local_name",
+        "namespace",
+        "qname",
+        "restore",
+        "xmime_content_type",
+    )
+
+    def __init__(self, qname: bytes, local_name: str, namespace: str | None) -> None:
+        self.qname = qname
+        self.local_name = local_name
+        self.namespace = namespace
+        self.content = ContentKind.EMPTY
+        self.restore: list[tuple[str, str | None]] = []
+        self.declared: dict[str, str | None] = {}
+        self.attributes: set[tuple[str | None, str]] = set()
+        self.binary: object = None
+        self.xmime_content_type: str | None = None
+
+
+class XmlSerializer:
+    """Serialize one XML document into ``self.buffer`` (UTF-8 bytes)."""
+
+    def __init__(self, *, xml_declaration: bool = False) -> None:
+        self.buffer = bytearray()
+        if xml_declaration:
+            self.buffer += b'<?xml version="1.0" encoding="utf-8"?>'
+        self._bindings: dict[str, str | None] = {"xml": XML_NAMESPACE}
+        self._stack: list[ElementFrame] = []
+        self._tag_open = False
+        self._root_done = False
+        self._generated_prefixes = 0
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """True once the root element has been closed."""
+        return self._root_done and not self._stack
+
+    @property
+    def depth(self) -> int:
+        return len(self._stack)
+
+    @property
+    def current(self) -> ElementFrame:
+        if not self._stack:
+            raise WriterStateError("no element is open")
+        return self._stack[-1]
+
+    def _close_start_tag(self) -> None:
+        if self._tag_open:
+            self.buffer += b">"
+            self._tag_open = False
+
+    # -- namespaces --------------------------------------------------------
+
+    def _bind(self, frame: ElementFrame, prefix: str, namespace: str | None) -> None:
+        """Declare *prefix* (``""`` is the default namespace) on *frame*'s start tag."""
+        if prefix in frame.declared:
+            if frame.declared[prefix] != namespace:
+                shown = f"prefix {prefix!r}" if prefix else "the default namespace"
+                raise InvalidXmlError(
+                    f"{shown} is bound to {frame.declared[prefix]!r} on this element "
+                    f"and cannot also be bound to {namespace!r}"
+                )
+            return
+        frame.declared[prefix] = namespace
+        frame.restore.append((prefix, self._bindings.get(prefix)))
+        self._bindings[prefix] = namespace
+        value = _escape_attribute(namespace or "")
+        if prefix:
+            self.buffer += b" xmlns:" + prefix.encode("utf-8") + b'="' + value + b'"'
+        else:
+            self.buffer += b' xmlns="' + value + b'"'
+
+    @staticmethod
+    def _check_prefix(prefix: str, namespace: str | None) -> None:
+        check_ncname(prefix, "prefix")
+        if namespace is None:
+            raise InvalidXmlError(f"prefix {prefix!r} needs a namespace")
+        if prefix == "xmlns" or namespace == XMLNS_NAMESPACE:
+            raise InvalidXmlError("namespace declarations are written by the writer itself")
+        if (prefix == "xml") != (namespace == XML_NAMESPACE):
+            raise InvalidXmlError("the prefix 'xml' is reserved for the XML namespace")
+
+    def _prefix_for_attribute(self, frame: ElementFrame, namespace: str) -> str:
+        for prefix, bound in self._bindings.items():
+            if prefix and bound == namespace:
+                return prefix
+        while True:
+            prefix = f"ns{self._generated_prefixes}"
+            self._generated_prefixes += 1
+            if prefix not in self._bindings and prefix not in frame.declared:
+                return prefix
+
+    # -- structure ---------------------------------------------------------
+
+    def start_element(self, name: str, namespace: str | None, prefix: str | None) -> ElementFrame:
+        check_ncname(name)
+        if namespace is not None:
+            check_chars(namespace, "namespace")
+        namespace = namespace or None
+        if self._stack:
+            parent = self._stack[-1]
+            if parent.content == ContentKind.BINARY:
+                raise WriterStateError(
+                    f"<{parent.local_name}> holds binary content, which must be its only content"
+                )
+            parent.content = ContentKind.CHILDREN
+        elif self._root_done:
+            raise WriterStateError("the document already has its root element")
+        if prefix is not None:
+            self._check_prefix(prefix, namespace)
+            qname = f"{prefix}:{name}".encode()
+        else:
+            qname = name.encode("utf-8")
+        self._close_start_tag()
+        self.buffer += b"<" + qname
+        frame = ElementFrame(qname, name, namespace)
+        self._stack.append(frame)
+        self._tag_open = True
+        if prefix is not None:
+            if prefix != "xml" and self._bindings.get(prefix) != namespace:
+                self._bind(frame, prefix, namespace)
+        elif self._bindings.get("") != namespace:
+            self._bind(frame, "", namespace)
+        return frame
+
+    def attribute(
+        self, name: str, value: str, namespace: str | None = None, prefix: str | None = None
+    ) -> None:
+        check_ncname(name)
+        namespace = namespace or None
+        if not self._stack or not self._tag_open:
+            raise WriterStateError("an attribute must come directly after its start tag")
+        frame = self._stack[-1]
+        if namespace is None and prefix is None and name == "xmlns":
+            raise InvalidXmlError("namespace declarations are written by the writer itself")
+        if namespace is not None:
+            check_chars(namespace, "namespace")
+            if prefix is None:
+                prefix = self._prefix_for_attribute(frame, namespace)
+        if prefix is not None:
+            self._check_prefix(prefix, namespace)
+            if prefix != "xml" and self._bindings.get(prefix) != namespace:
+                self._bind(frame, prefix, namespace)
+            qname = f"{prefix}:{name}".encode()
+        else:
+            qname = name.encode("utf-8")
+        key = (namespace, name)
+        if key in frame.attributes:
+            raise InvalidXmlError(f"attribute {name!r} is already set on this element")
+        frame.attributes.add(key)
+        self.buffer += b" " + qname + b'="' + _escape_attribute(value) + b'"'
+
+    def text(self, value: str) -> None:
+        if not self._stack:
+            raise WriterStateError("text must be inside the root element")
+        frame = self._stack[-1]
+        if frame.content == ContentKind.BINARY:
+            raise WriterStateError(
+                f"<{frame.local_name}> holds binary content, which must be its only content"
+            )
+        if not value:
+            return
+        if frame.content == ContentKind.EMPTY:
+            frame.content = ContentKind.TEXT
+        self._close_start_tag()
+        self.buffer += _escape_text(value)
+
+    def end_element(self) -> ElementFrame:
+        if not self._stack:
+            raise WriterStateError("end_element() with no open element")
+        frame = self._stack.pop()
+        if self._tag_open:
+            self.buffer += b"/>"
+            self._tag_open = False
+        else:
+            self.buffer += b"</" + frame.qname + b">"
+        for prefix, previous in reversed(frame.restore):
+            if previous is None and prefix:
+                del self._bindings[prefix]
+            else:
+                self._bindings[prefix] = previous
+        if not self._stack:
+            self._root_done = True
+        return frame
+
+    # -- binary content ----------------------------------------------------
+
+    def begin_binary(self) -> ElementFrame:
+        """Mark the current element as holding binary content, and open its content."""
+        frame = self.current
+        if frame.content in (ContentKind.TEXT, ContentKind.CHILDREN):
+            raise WriterStateError(
+                f"binary content must be the only content of <{frame.local_name}>, "
+                "which already holds text or child elements"
+            )
+        frame.content = ContentKind.BINARY
+        self._close_start_tag()
+        return frame
+
+    def raw(self, data: bytes) -> None:
+        """Append already-serialized content (base64 text) to the open element."""
+        self.buffer += data
+
+    def xop_include(self, content_id: str) -> None:
+        """Write the ``xop:Include`` that refers to the part *content_id*."""
+        if self._bindings.get("xop") == XOP_NAMESPACE:
+            self.buffer += b'<xop:Include href="cid:' + content_id.encode("ascii") + b'"/>'
+        else:
+            self.buffer += (
+                (b'<xop:Include xmlns:xop="' + XOP_NAMESPACE.encode("ascii") + b'" href="cid:')
+                + content_id.encode("ascii")
+                + b'"/>'
+            )
