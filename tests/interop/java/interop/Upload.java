@@ -1,0 +1,20 @@
+package interop;
+
+import javax.activation.DataHandler;
+import javax.xml.bind.annotation.XmlAccessType;
+import javax.xml.bind.annotation.XmlAccessorType;
+import javax.xml.bind.annotation.XmlElement;
+import javax.xml.bind.annotation.XmlMimeType;
+import javax.xml.bind.annotation.XmlRootElement;
+import javax.xml.bind.annotation.XmlType;
+
+@XmlRootElement(name = "upload", namespace = Interop.NS)
+@XmlAccessorType(XmlAccessType.FIELD)
+@XmlType(name = "upload", namespace = Interop.NS, propOrder = {"name", "data"})
+public class Upload {
+    @XmlElement(name = "name", namespace = "")
+    public String name;
+    @XmlElement(name = "data", namespace = "")
+    @XmlMimeType("application/octet-stream")
+    public DataHandler data;
+}
