@@ -201,8 +201,10 @@ async def iter_body(
 ) -> AsyncGenerator[bytes, None]:
     """Yield *first*, then every part (head and content), then *closing*."""
     status.started = True
-    out = bytearray(first)
+    out = bytearray()
     try:
+        if first:
+            yield first  # the root part on its own: the receiver can start parsing at once
         for part in parts:
             out += part.head
             written = 0

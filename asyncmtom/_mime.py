@@ -43,7 +43,8 @@ __all__ = [
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _CONTENT_ID = re.compile(r"[A-Za-z0-9.\-]+@[A-Za-z0-9.\-]+")
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|\"[^\"\\]*\"))*\s*")
+_QUOTED = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'  # printable ASCII but quote and backslash
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}([ \t]*;[ \t]*{_TOKEN}=({_TOKEN}|{_QUOTED}))*[ \t]*")
 _PRINTABLE_URI = re.compile(r"[\x21-\x7e]*")
 
 

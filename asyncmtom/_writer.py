@@ -558,6 +558,7 @@ class XmlWriter:
         return self._iter_body()
 
     def _iter_body(self) -> AsyncIterator[bytes]:
+        self._status.started = True
         buffer = self._serializer.buffer
         head = b"" if self._framing is None or self._sent_head else self._framing.root_head
         first = head + bytes(buffer)
