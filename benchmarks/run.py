@@ -1,0 +1,829 @@
+"""The asyncmtom benchmark: one table, every row measured in the same run.
+
+Usage: ``python benchmarks/run.py [--quick] [--reps N] [--size-mib N] ...``
+(also ``nox -s bench -- [options]``); ``--help`` lists every option.
+
+Strategy.  A receiver process (``receiver.py``) listens on 127.0.0.1 and only
+counts the bytes it is sent, so that the sender is what is measured.  Every row
+runs as a fresh sender process (``senders.py``), so its peak RSS (``ru_maxrss``)
+is its own.  The rows are interleaved: each repetition runs every row once
+(alternately forwards and backwards), so a slow spell of the machine touches
+all rows alike, and the figure printed is the median over the repetitions.
+Ratios ("x raw" and the targets) are taken repetition by repetition between
+rows of that same repetition, then their median is printed.
+
+Before measuring, every row runs once on a small payload: a warm-up that also
+checks each row works (a row that fails is reported and left out).  The
+asyncmtom rows are left out, with a note, when the package cannot be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MIB = 1 << 20
+MB = 1e6
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the table: a sender row of ``senders.py`` with its arguments."""
+
+    key: str
+    row: str
+    size: int
+    label: str
+    group: str
+    parts: int = 1
+    backend: str = "asyncio"
+    network: bool = True
+    external: tuple[str, ...] = ()  # a command line that prints the JSON itself
+
+    def command(self, url: str, chunk: int) -> list[str]:
+        if self.external:
+            return [sys.executable, *self.external]
+        return [
+            sys.executable,
+            str(HERE / "senders.py"),
+            self.row,
+            "--url",
+            url,
+            "--size",
+            str(self.size),
+            "--chunk",
+            str(chunk),
+            "--parts",
+            str(self.parts),
+            "--backend",
+            self.backend,
+        ]
+
+
+@dataclass
+class Results:
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, key: str, result: dict[str, Any]) -> None:
+        self.runs.setdefault(key, []).append(result)
+
+
+def human_size(size: int) -> str:
+    if size >= 1 << 30 and size % (1 << 30) == 0:
+        return f"{size >> 30} GiB"
+    if size >= MIB and size % MIB == 0:
+        return f"{size >> 20} MiB"
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size >> 10} KiB"
+    return f"{size} B"
+
+
+def size_cell(case: Case) -> str:
+    if case.parts == 1:
+        return human_size(case.size)
+    return f"{case.parts} x {human_size(case.size)}"
+
+
+# -- the plan ----------------------------------------------------------------------------
+
+
+def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> list[Case]:
+    size = args.size_mib * MIB
+    big = args.big_mib * MIB
+    net = f"network, {human_size(size)}"
+    cases = [
+        Case("raw", "raw-socket", size, "raw asyncio socket, 64 KiB writes", net),
+        Case("aiohttp-cl", "aiohttp-agen-cl", size, "aiohttp, async generator, C-L", net),
+        Case("aiohttp-ch", "aiohttp-agen-chunked", size, "aiohttp, async generator, chunked", net),
+        Case("httpx-cl", "httpx-agen-cl", size, "httpx, async generator, C-L", net),
+        Case("httpx-ch", "httpx-agen-chunked", size, "httpx, async generator, chunked", net),
+        Case("hand-cl", "hand-mtom-httpx-cl", size, "hand-written MTOM, httpx, C-L", net),
+        Case("hand-ch", "hand-mtom-httpx-chunked", size, "hand-written MTOM, httpx, chunked", net),
+    ]
+    if have_asyncmtom:
+        for client in ("httpx", "aiohttp"):
+            for mode in ("push", "pull"):
+                for framing, name in (("cl", "C-L"), ("chunked", "chunked")):
+                    cases.append(
+                        Case(
+                            f"am-{mode}-{client}-{framing}",
+                            f"asyncmtom-{mode}-{client}-{framing}",
+                            size,
+                            f"asyncmtom {mode}_bytes, {client}, {name}",
+                            net,
+                        )
+                    )
+        if args.trio:
+            cases.append(
+                Case(
+                    "am-push-httpx-cl-trio",
+                    "asyncmtom-push-httpx-cl",
+                    size,
+                    "asyncmtom push_bytes, httpx, C-L, trio",
+                    net,
+                    backend="trio",
+                )
+            )
+    zeep_group = "zeep inline base64 against asyncmtom"
+    for mib in args.zeep_mib:
+        cases.append(
+            Case(f"zeep-{mib}", "zeep-inline", mib * MIB, "zeep, inline base64", zeep_group)
+        )
+    if have_asyncmtom and args.zeep_mib:
+        top = max(args.zeep_mib) * MIB
+        cases.append(
+            Case(
+                "am-zeep-size",
+                "asyncmtom-push-httpx-cl",
+                top,
+                "asyncmtom push, httpx, C-L",
+                zeep_group,
+            )
+        )
+    local = f"in process, counting sink, {human_size(size)}"
+    cases.append(
+        Case("memcopy", "memcopy-sink", size, "memoryview copy of each chunk", local, network=False)
+    )
+    if have_asyncmtom:
+        cases += [
+            Case(
+                "am-push-sink",
+                "asyncmtom-push-sink",
+                size,
+                "asyncmtom push_bytes, write_to",
+                local,
+                network=False,
+            ),
+            Case(
+                "am-pull-sink",
+                "asyncmtom-pull-sink",
+                size,
+                "asyncmtom pull_bytes, write_to",
+                local,
+                network=False,
+            ),
+            Case(
+                "am-read-sink",
+                "asyncmtom-read-sink",
+                size,
+                "asyncmtom pull_bytes(read(n) source), write_to",
+                local,
+                network=False,
+            ),
+            Case(
+                "am-push-body",
+                "asyncmtom-push-body",
+                size,
+                "asyncmtom push_bytes, body()",
+                local,
+                network=False,
+            ),
+        ]
+        if args.trio:
+            cases.append(
+                Case(
+                    "am-push-sink-trio",
+                    "asyncmtom-push-sink",
+                    size,
+                    "asyncmtom push_bytes, write_to, trio",
+                    local,
+                    backend="trio",
+                    network=False,
+                )
+            )
+        parts = f"{args.parts} parts of {human_size(args.part_size)}"
+        cases += [
+            Case(
+                "am-parts-sink",
+                "asyncmtom-parts-sink",
+                args.part_size,
+                "asyncmtom push_bytes, write_to",
+                parts,
+                parts=args.parts,
+                network=False,
+            ),
+            Case(
+                "am-parts-httpx",
+                "asyncmtom-parts-httpx",
+                args.part_size,
+                "asyncmtom push_bytes, httpx, C-L",
+                parts,
+                parts=args.parts,
+            ),
+        ]
+        memory = "peak RSS: small against large attachment"
+        cases += [
+            Case(
+                "am-rss-small",
+                "asyncmtom-push-sink",
+                MIB,
+                "asyncmtom push_bytes, write_to",
+                memory,
+                network=False,
+            ),
+            Case(
+                "am-rss-big",
+                "asyncmtom-push-sink",
+                big,
+                "asyncmtom push_bytes, write_to",
+                memory,
+                network=False,
+            ),
+        ]
+    cases += reader
+    return cases
+
+
+def reader_cases(args: argparse.Namespace) -> tuple[list[Case], str]:
+    """The reader's rows, from ``bench_reader.py`` when it is there."""
+    script = HERE / "bench_reader.py"
+    if not script.exists():
+        return [], "reader rows left out: benchmarks/bench_reader.py is not there"
+    return [], "reader rows: see bench_reader.py"
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+class Receiver:
+    """The receiving process; it exits when its standard input is closed."""
+
+    def __init__(self, pin: bool, hash_body: bool) -> None:
+        command = [sys.executable, str(HERE / "receiver.py"), "--watch-stdin"]
+        if hash_body:
+            command.append("--hash")
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=(lambda: os.sched_setaffinity(0, {1})) if pin else None,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            raise SystemExit(f"the receiver did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/"
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait()
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Benchmark this checkout, installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_case(case: Case, url: str, chunk: int, pin: bool, timeout: float) -> dict[str, Any]:
+    completed = subprocess.run(
+        case.command(url, chunk),
+        capture_output=True,
+        env=child_env(),
+        timeout=timeout,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None,
+        check=False,
+    )
+    lines = completed.stdout.decode(errors="replace").strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        detail = (completed.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"exit status {completed.returncode}: {detail}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def with_size(case: Case, size: int) -> Case:
+    return Case(
+        case.key,
+        case.row,
+        size,
+        case.label,
+        case.group,
+        min(case.parts, 100),
+        case.backend,
+        case.network,
+        case.external,
+    )
+
+
+def measure(cases: list[Case], args: argparse.Namespace, receiver: Receiver) -> Results:
+    results = Results()
+    alive = list(cases)
+    if args.warmup:
+        log("warm-up: every row once, small payload")
+        for case in cases:
+            small = case if case.external else with_size(case, min(case.size, MIB))
+            try:
+                run_case(small, receiver.url, args.chunk, args.pin, args.timeout)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                results.failures[case.key] = f"warm-up failed: {exc}"
+                alive.remove(case)
+                log(f"  {case.key}: {exc} (left out)")
+    for rep in range(args.reps):
+        order = alive if rep % 2 == 0 else alive[::-1]
+        for number, case in enumerate(order, 1):
+            where = f"rep {rep + 1}/{args.reps}  row {number:2}/{len(order)}  {case.key:24}"
+            try:
+                result = run_case(case, receiver.url, args.chunk, args.pin, args.timeout)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                results.failures[case.key] = str(exc)
+                log(f"{where}  failed: {exc}")
+                continue
+            result["rep"] = rep
+            results.add(case.key, result)
+            log(f"{where}  {result['wall']:8.3f} s  {result['maxrss_kib'] / 1024:7.1f} MiB")
+    return results
+
+
+def log(message: str) -> None:
+    """Progress, on standard error (the table goes to standard output)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def payload(case: Case) -> int:
+    return case.size * case.parts
+
+
+def per_rep(results: Results, key: str) -> dict[int, dict[str, Any]]:
+    return {r["rep"]: r for r in results.runs.get(key, [])}
+
+
+def median_of(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return statistics.median(values) if values else None
+
+
+def paired(
+    results: Results, a: str, b: str, figure: Callable[[dict[str, Any], dict[str, Any]], float]
+) -> float | None:
+    """The median over repetitions of ``figure(run of a, run of b)`` for the same repetition."""
+    runs_a, runs_b = per_rep(results, a), per_rep(results, b)
+    return median_of(figure(runs_a[rep], runs_b[rep]) for rep in runs_a if rep in runs_b)
+
+
+def ratio_to(case: Case, base: Case) -> Callable[[dict[str, Any], dict[str, Any]], float]:
+    return lambda a, b: speed(case, a) / speed(base, b)
+
+
+def speed(case: Case, run: dict[str, Any]) -> float:
+    return payload(case) / float(run["wall"]) / MB
+
+
+@dataclass
+class Row:
+    case: Case
+    wall: float
+    mbps: float
+    ratio: float | None
+    cpu: float
+    rss_mib: float
+    added_mib: float
+    spread: float
+    note: str
+
+
+def summarize(cases: list[Case], results: Results) -> list[Row]:
+    by_key = {case.key: case for case in cases}
+    raw = by_key.get("raw")
+    rows = []
+    for case in cases:
+        runs = results.runs.get(case.key)
+        if not runs:
+            continue
+        walls = [r["wall"] for r in runs]
+        wall = statistics.median(walls)
+        ratio = None
+        if raw is not None and case.network:
+            ratio = paired(results, case.key, "raw", ratio_to(case, raw))
+        note = ""
+        if case.parts > 1:
+            note = f"{median_of(case.parts / r['wall'] for r in runs):,.0f} parts/s"
+        elif "reader_note" in runs[0]:
+            note = runs[0]["reader_note"]
+        rows.append(
+            Row(
+                case=case,
+                wall=wall,
+                mbps=payload(case) / wall / MB,
+                ratio=ratio,
+                cpu=statistics.median(r["cpu"] for r in runs),
+                rss_mib=statistics.median(r["maxrss_kib"] for r in runs) / 1024,
+                added_mib=statistics.median((r["maxrss_kib"] - r["rss_before_kib"]) for r in runs)
+                / 1024,
+                spread=(max(walls) - min(walls)) / wall * 100 if wall else 0.0,
+                note=note,
+            )
+        )
+    return rows
+
+
+HEADER = (
+    "row",
+    "size",
+    "wall s",
+    "MB/s",
+    "x raw",
+    "CPU s",
+    "peak RSS MiB",
+    "+RSS MiB",
+    "spread",
+    "note",
+)
+
+
+def cells(row: Row) -> tuple[str, ...]:
+    return (
+        row.case.label,
+        size_cell(row.case),
+        f"{row.wall:.3f}",
+        f"{row.mbps:,.0f}",
+        "-" if row.ratio is None else f"{row.ratio:.2f}",
+        f"{row.cpu:.3f}",
+        f"{row.rss_mib:.1f}",
+        f"{row.added_mib:.1f}",
+        f"{row.spread:.0f}%",
+        row.note,
+    )
+
+
+def text_table(rows: list[Row]) -> str:
+    table = [HEADER] + [cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+    out = []
+    group = None
+    for index, line in enumerate(table):
+        if index and rows[index - 1].case.group != group:
+            group = rows[index - 1].case.group
+            out.append(f"-- {group}")
+        out.append(
+            "  ".join(
+                cell.ljust(width) if i in (0, 1, 9) else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
+        if index == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    group = None
+    for row in rows:
+        if row.case.group != group:
+            group = row.case.group
+            out.append(f"| **{group}** |" + " |" * (len(HEADER) - 1))
+        out.append("| " + " | ".join(cells(row)) + " |")
+    return "\n".join(out)
+
+
+# -- targets -----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    figure: str
+    met: bool | None  # None: not measured in this run
+
+
+def targets(cases: list[Case], results: Results) -> list[Target]:
+    by_key = {case.key: case for case in cases}
+    out: list[Target] = []
+
+    def ratio_target(name: str, a: str, b: str, goal: float, what: str) -> None:
+        if a not in by_key or b not in by_key:
+            out.append(Target(name, "not measured", None))
+            return
+        ca, cb = by_key[a], by_key[b]
+        value = paired(results, a, b, lambda x, y: speed(ca, x) / speed(cb, y))
+        if value is None:
+            out.append(Target(name, "not measured", None))
+            return
+        out.append(Target(name, f"{value:.2f}x {what} (goal >= {goal:.2f}x)", value >= goal))
+
+    for mode in ("push", "pull"):
+        ratio_target(
+            f"asyncmtom {mode}_bytes through aiohttp >= 0.95x aiohttp's async-generator POST",
+            f"am-{mode}-aiohttp-cl",
+            "aiohttp-cl",
+            0.95,
+            "aiohttp async generator, C-L",
+        )
+        ratio_target(
+            f"asyncmtom {mode}_bytes through aiohttp, chunked >= 0.95x aiohttp's chunked POST",
+            f"am-{mode}-aiohttp-chunked",
+            "aiohttp-ch",
+            0.95,
+            "aiohttp async generator, chunked",
+        )
+    for mode in ("push", "pull"):
+        ratio_target(
+            f"asyncmtom {mode}_bytes through httpx, C-L >= 1.0x the hand-written sender",
+            f"am-{mode}-httpx-cl",
+            "hand-cl",
+            1.0,
+            "hand-written MTOM, C-L",
+        )
+        ratio_target(
+            f"asyncmtom {mode}_bytes through httpx, chunked >= 1.0x the hand-written sender",
+            f"am-{mode}-httpx-chunked",
+            "hand-ch",
+            1.0,
+            "hand-written MTOM, chunked",
+        )
+
+    name = "in-process serialization CPU <= 2x a memoryview copy of the same chunks"
+    if "am-push-sink" in by_key and "memcopy" in by_key:
+        value = paired(results, "am-push-sink", "memcopy", lambda a, b: a["cpu"] / b["cpu"])
+        if value is None:
+            out.append(Target(name, "not measured", None))
+        else:
+            out.append(Target(name, f"{value:.2f}x the copy's CPU (goal <= 2x)", value <= 2.0))
+    else:
+        out.append(Target(name, "not measured", None))
+
+    name = "a large attachment adds < 16 MiB of peak RSS over a 1 MiB one"
+    if "am-rss-big" in by_key and "am-rss-small" in by_key:
+        big = by_key["am-rss-big"].size
+        value = paired(
+            results,
+            "am-rss-big",
+            "am-rss-small",
+            lambda a, b: (a["maxrss_kib"] - b["maxrss_kib"]) / 1024,
+        )
+        if value is None:
+            out.append(Target(name, "not measured", None))
+        else:
+            name = f"a {human_size(big)} attachment adds < 16 MiB of peak RSS over a 1 MiB one"
+            note = "" if big >= 4 << 30 else " (the issue asks for 4 GiB: run without --quick)"
+            out.append(Target(name, f"{value:+.1f} MiB{note}", value < 16))
+    else:
+        out.append(Target(name, "not measured", None))
+
+    zeep = [c for c in cases if c.row == "zeep-inline"]
+    name = "against zeep inline: >= 20x less wall time and >= 40x less peak RSS"
+    if zeep and "am-zeep-size" in by_key:
+        top = max(zeep, key=lambda c: c.size)
+        name = (
+            f"against zeep inline at {human_size(top.size)}: >= 20x less wall time "
+            "and >= 40x less peak RSS"
+        )
+        wall = paired(results, top.key, "am-zeep-size", lambda a, b: a["wall"] / b["wall"])
+        rss = paired(
+            results, top.key, "am-zeep-size", lambda a, b: a["maxrss_kib"] / b["maxrss_kib"]
+        )
+        if wall is None or rss is None:
+            out.append(Target(name, "not measured", None))
+        else:
+            note = "" if top.size >= 256 * MIB else " (the issue asks for 256 MiB)"
+            out.append(
+                Target(
+                    name,
+                    f"{wall:.1f}x less wall time, {rss:.1f}x less peak RSS{note}",
+                    wall >= 20 and rss >= 40,
+                )
+            )
+    else:
+        out.append(Target(name, "not measured", None))
+
+    name = "parts per second >= 50,000 for 4 KiB parts"
+    if "am-parts-sink" in by_key:
+        case = by_key["am-parts-sink"]
+        value = median_of(case.parts / r["wall"] for r in results.runs.get("am-parts-sink", []))
+        if value is None:
+            out.append(Target(name, "not measured", None))
+        else:
+            out.append(
+                Target(
+                    f"parts per second >= 50,000 for {human_size(case.size)} parts "
+                    f"({case.parts} parts, counting sink)",
+                    f"{value:,.0f} parts/s",
+                    value >= 50_000,
+                )
+            )
+    else:
+        out.append(Target(name, "not measured", None))
+
+    out.extend(reader_targets(cases, results))
+    return out
+
+
+def reader_targets(cases: list[Case], results: Results) -> list[Target]:
+    return [Target("the reader >= 0.8x a raw socket read, with flat memory", "not measured", None)]
+
+
+def targets_text(found: list[Target]) -> str:
+    lines = []
+    for target in found:
+        verdict = {True: "met", False: "NOT MET", None: "not measured"}[target.met]
+        lines.append(f"[{verdict}] {target.name}: {target.figure}")
+    return "\n".join(lines)
+
+
+# -- the machine -------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for name in ("asyncmtom", "httpx", "h11", "httpcore", "aiohttp", "zeep", "anyio"):
+        try:
+            from importlib.metadata import version
+
+            versions.append(f"{name} {version(name)}")
+        except Exception:
+            pass
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": ", ".join(versions),
+    }
+
+
+def load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="asyncmtom benchmark: one interleaved run, one table, the targets checked."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and 3 repetitions (about a minute)"
+    )
+    parser.add_argument("--reps", type=int, help="repetitions per row (default 5, quick 3)")
+    parser.add_argument("--size-mib", type=int, help="attachment size of the main rows (1024)")
+    parser.add_argument(
+        "--big-mib", type=int, help="the large attachment of the peak RSS rows (4096)"
+    )
+    parser.add_argument(
+        "--zeep-mib",
+        type=int,
+        nargs="*",
+        help="zeep inline sizes (16 64 256; quick 16); none to skip zeep",
+    )
+    parser.add_argument("--parts", type=int, default=10_000, help="parts in the many-parts rows")
+    parser.add_argument("--part-size", type=int, default=4096, help="bytes per part there")
+    parser.add_argument(
+        "--chunk", type=int, default=64 * 1024, help="bytes per write of every sender (65536)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        metavar="KEY",
+        help="run only the rows whose key contains one of these strings",
+    )
+    parser.add_argument(
+        "--no-trio", dest="trio", action="store_false", help="leave out the rows on trio"
+    )
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false")
+    parser.add_argument(
+        "--pin", action="store_true", help="pin the senders to CPU 0 and the receiver to CPU 1"
+    )
+    parser.add_argument("--hash", action="store_true", help="the receiver SHA-256s every body")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per sender run")
+    parser.add_argument("--json", metavar="FILE", help="write every run's figures to FILE")
+    parser.add_argument("--markdown", metavar="FILE", help="write the table as Markdown to FILE")
+    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    args = parser.parse_args(argv)
+    args.reps = args.reps or (3 if args.quick else 5)
+    args.size_mib = args.size_mib or (64 if args.quick else 1024)
+    args.big_mib = args.big_mib or (1024 if args.quick else 4096)
+    if args.zeep_mib is None:
+        args.zeep_mib = [16] if args.quick else [16, 64, 256]
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    return args
+
+
+def asyncmtom_importable() -> str | None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import asyncmtom; asyncmtom.XmlWriter; asyncmtom.MtomEncoding"],
+        capture_output=True,
+        env=child_env(),
+        check=False,
+    )
+    if probe.returncode == 0:
+        return None
+    return (probe.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    missing = asyncmtom_importable()
+    reader, reader_note = reader_cases(args)
+    cases = plan(args, missing is None, reader)
+    if args.only:
+        cases = [c for c in cases if any(s in c.key for s in args.only) or c.key == "raw"]
+    if args.list:
+        for case in cases:
+            print(f"{case.key:24} {case.label} ({size_cell(case)})")
+        return 0
+    info = machine()
+    started = time.time()
+    load_before = load()
+    receiver = Receiver(args.pin, args.hash)
+    try:
+        results = measure(cases, args, receiver)
+    finally:
+        receiver.close()
+    minutes = (time.time() - started) / 60
+    rows = summarize(cases, results)
+    found = targets(cases, results)
+
+    header = [
+        f"asyncmtom benchmark: {args.reps} repetitions, interleaved, median shown; "
+        f"{args.chunk // 1024} KiB chunks; {minutes:.1f} min",
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['os']}",
+        f"versions: {info['versions']}",
+        f"load average before {load_before}, after {load()}",
+        "wall: sender's timed region; MB/s: payload MB (1e6) per second; x raw: MB/s over the raw",
+        "socket's MB/s in the same repetition; CPU: sender process CPU in the timed region;",
+        "peak RSS: the sender process's ru_maxrss; +RSS: how much the timed region raised it;",
+        "spread: (max - min) / median of the wall times.",
+    ]
+    notes = []
+    if missing is not None:
+        notes.append(f"asyncmtom rows left out: the package cannot be imported ({missing})")
+    if reader_note:
+        notes.append(reader_note)
+    for key, failure in results.failures.items():
+        notes.append(f"{key}: {failure}")
+    text = "\n".join(header) + "\n\n" + text_table(rows) + "\n\nTargets:\n" + targets_text(found)
+    if notes:
+        text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
+    print(text)
+    if args.markdown:
+        md = "\n".join(
+            [
+                "```",
+                *header,
+                "```",
+                "",
+                markdown_table(rows),
+                "",
+                "Targets:",
+                "",
+                *(f"- {line}" for line in targets_text(found).splitlines()),
+                *([""] + [f"Note: {n}" for n in notes] if notes else []),
+                "",
+            ]
+        )
+        Path(args.markdown).write_text(md)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "args": vars(args),
+                    "runs": results.runs,
+                    "failures": results.failures,
+                    "targets": [vars(t) for t in found],
+                },
+                indent=1,
+            )
+        )
+    return 1 if results.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
