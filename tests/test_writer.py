@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from mtomcheck import decode_with_email, document_order_ids, resolve_xop
 
@@ -62,7 +63,7 @@ async def test_push_callback_is_deferred_and_runs_in_document_order() -> None:
 
     async def callback(write: Any, name: str, data: bytes) -> None:
         events.append(f"start {name}")
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         await write(data)
         events.append(f"end {name}")
 
@@ -467,7 +468,7 @@ async def test_size_mismatch_aborts(declared: int, actual: int) -> None:
             await_ = writer.push_bytes(chunked_push, data, 1000, size=declared)
         else:
 
-            async def source() -> Any:
+            async def source(data: bytes = data) -> Any:
                 yield data
 
             await_ = writer.pull_bytes(source(), size=declared)
