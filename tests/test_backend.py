@@ -6,8 +6,8 @@ asyncio; this test fails if that ever happens.
 
 from __future__ import annotations
 
-import sniffio
 import pytest
+import sniffio
 
 
 @pytest.mark.anyio

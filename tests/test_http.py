@@ -47,7 +47,7 @@ def check(received: Any, writer: XmlWriter, chunked: bool) -> None:
     assert received.chunked is chunked
     assert received.headers["content-type"] == writer.content_type
     decoded = decode_with_email(received.headers["content-type"], received.body)
-    ((content_type, data),) = decoded.parts.values()
+    ((_content_type, data),) = decoded.parts.values()
     assert hashlib.sha256(data).digest() == hashlib.sha256(PAYLOAD).digest()
     resolve_xop(decoded.root, decoded.parts)
 
