@@ -27,7 +27,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from interop_util import GiB, MiB, digests, pattern_sha256
+from interop_util import NS, GiB, MiB, digests, pattern, pattern_sha256
 from mtom_cases import SOURCES, Item, build_upload, encoding_for, post
 
 from asyncmtom import XmlWriter
@@ -204,7 +204,7 @@ async def test_text_encoding_many(metro, tmp_path: Path, soap: str) -> None:
 async def test_text_encoding_progressive_chunked(metro, soap: str) -> None:
     """A sink-bound TextEncoding writer streams plain SOAP of unknown length (chunked)."""
     import httpx
-    from interop_util import NS, check_fault
+    from interop_util import check_fault
     from mtom_cases import HTTP_TIMEOUT, push_pattern
 
     size = 3 * MiB + 5
@@ -299,3 +299,42 @@ async def test_upload_1gib(
         # Neither side can have held the gigabyte: each peak stays far below it.
         assert server_peak < 512 * MiB
         assert client_peak - before < 256 * MiB
+
+
+# --- client memory of a large write_bytes value ----------------------------------------------
+
+
+@ASYNCIO
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    reason="body() yields a write_bytes value as one chunk; h11 joins it into a new bytes "
+    "and asyncio's transport copies the unsent rest into its buffer: 2 extra copies",
+)
+async def test_write_bytes_64mib_is_not_copied_on_the_way(metro, tmp_path: Path) -> None:
+    """Sending a 64 MiB ``bytes`` given to write_bytes costs the client no copy of it.
+
+    The writer never copies immutable data; but a chunk handed to httpx is
+    copied whole by h11 (``b"".join``) and again by asyncio's socket transport
+    for what the kernel did not take at once.  Yielding a large value in
+    slices (memoryviews of a few hundred KiB) keeps those copies small.
+    """
+    size = 64 * MiB
+    data = pattern(size, 4)
+    enc = encoding_for("mtom", "12", ACTIONS["upload"])
+    writer = XmlWriter(enc)
+    soap_ns = enc.soap.namespace  # type: ignore[union-attr]
+    with writer.element("Envelope", soap_ns, "s"):
+        with writer.element("Body", soap_ns, "s"):
+            with writer.element("upload", NS, "ns"):
+                with writer.element("name"):
+                    writer.text("w")
+                with writer.element("data"):
+                    await writer.write_bytes(data)
+    _self_hwm_reset()
+    before = _self_hwm()
+    sent = await post(metro.url("12"), writer)
+    growth = _self_hwm() - before
+    [d] = digests(sent.reply)
+    assert (d.size, d.sha256) == (size, pattern_sha256(size, 4))
+    assert growth < 32 * MiB, f"the client's peak memory grew by {growth / MiB:.0f} MiB"
