@@ -8,7 +8,7 @@ sent.  With `TextEncoding` the same calls give plain XML with inline base64.
 
 from __future__ import annotations
 
-from ._body import BytesLike
+from ._body import BytesLike, Progress, ProgressCallback
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
 from ._errors import (
     InvalidXmlError,
@@ -36,6 +36,8 @@ __all__ = [
     "MtomFormatError",
     "MtomLimitError",
     "PartSizeError",
+    "Progress",
+    "ProgressCallback",
     "SoapVersion",
     "TextEncoding",
     "WriteFunction",

@@ -39,6 +39,7 @@ from collections.abc import (
     Callable,
     Generator,
 )
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -50,11 +51,14 @@ __all__ = [
     "BodyStatus",
     "BytesLike",
     "PlannedPart",
+    "Progress",
+    "ProgressCallback",
     "PullPiece",
     "PullChunks",
     "PushPiece",
     "as_chunk",
     "iter_body",
+    "with_progress",
 ]
 
 BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias on 3.10)
@@ -114,11 +118,51 @@ class PlannedPart:
 
 @dataclass(slots=True)
 class BodyStatus:
-    """Shared with the writer: how far the body got."""
+    """Shared with the writer: how far the body got, and which part it is in."""
 
     started: bool = False
     finished: bool = False
     failed: BaseException | None = None
+    content_id: str | None = None
+    part_written: int = 0
+    part_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a body stands, as reported to a ``progress`` callback.
+
+    ``done`` counts body bytes handed on so far (framing included) out of
+    ``total`` (the Content-Length, or None when unknown).  ``content_id`` is the
+    part being written (None while the root part goes out), with
+    ``part_done`` of its ``part_size`` bytes (None when not declared).
+    """
+
+    done: int
+    total: int | None
+    content_id: str | None
+    part_done: int
+    part_size: int | None
+
+
+ProgressCallback = Callable[[Progress], object]
+
+
+async def with_progress(
+    chunks: AsyncGenerator[bytes, None],
+    status: BodyStatus,
+    total: int | None,
+    progress: ProgressCallback,
+) -> AsyncGenerator[bytes, None]:
+    """Report `Progress` for each chunk of *chunks* before handing it on."""
+    done = 0
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            done += len(chunk)
+            progress(
+                Progress(done, total, status.content_id, status.part_written, status.part_size)
+            )
+            yield chunk
 
 
 class _ChunkSignal:
@@ -208,11 +252,15 @@ async def iter_body(
         for part in parts:
             out += part.head
             written = 0
+            status.content_id = part.content_id
+            status.part_written = 0
+            status.part_size = part.size
             limit = part.size
             try:
                 for piece in part.pieces:
                     if type(piece) is bytes:
                         written += len(piece)
+                        status.part_written = written
                         if limit is not None and written > limit:
                             raise _size_error(part, written, True)
                         if len(piece) < pass_through_size:
@@ -253,6 +301,7 @@ async def iter_body(
                                         continue
                                     data = signal.data
                                     written += len(data)
+                                    status.part_written = written
                                     if limit is not None and written > limit:
                                         size_error = throw = _size_error(part, written, True)
                                         continue
@@ -289,6 +338,7 @@ async def iter_body(
                         try:
                             async for data in chunks:
                                 written += len(data)
+                                status.part_written = written
                                 if limit is not None and written > limit:
                                     raise _size_error(part, written, True)
                                 if len(data) < pass_through_size:

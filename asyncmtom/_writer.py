@@ -30,7 +30,14 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+)
 from contextlib import aclosing, contextmanager
 from typing import Any, Protocol
 
@@ -39,11 +46,13 @@ from ._body import (
     BodyStatus,
     BytesLike,
     PlannedPart,
+    ProgressCallback,
     PullChunks,
     PullPiece,
     PushPiece,
     as_chunk,
     iter_body,
+    with_progress,
 )
 from ._encoding import (
     MtomEncoding,
@@ -541,12 +550,13 @@ class XmlWriter:
             headers["SOAPAction"] = action
         return headers
 
-    def body(self) -> AsyncIterator[bytes]:
+    def body(self, *, progress: ProgressCallback | None = None) -> AsyncIterator[bytes]:
         """The message body as an async iterator of bytes chunks; it can be consumed once.
 
         Give it to httpx as ``content=`` or to aiohttp as ``data=``.  Deferred
         push callbacks and pull sources run while it is iterated, each straight
-        into its own part.
+        into its own part.  ``progress``, if given, is called with a `Progress`
+        before each chunk is handed on (keep it quick: it runs in the sender).
         """
         if self._sink is not None:
             raise WriterStateError("this writer is bound to a sink: use flush() and aclose()")
@@ -555,9 +565,15 @@ class XmlWriter:
             raise WriterStateError(
                 "the document is not complete: close every element before sending the body"
             )
-        return self._iter_body()
+        if progress is not None and not callable(progress):
+            raise MtomFormatError("progress must be a callable taking a Progress")
+        total = self.content_length
+        chunks = self._iter_body()
+        if progress is not None:
+            return with_progress(chunks, self._status, total, progress)
+        return chunks
 
-    def _iter_body(self) -> AsyncIterator[bytes]:
+    def _iter_body(self) -> AsyncGenerator[bytes, None]:
         self._status.started = True
         buffer = self._serializer.buffer
         head = b"" if self._framing is None or self._sent_head else self._framing.root_head
@@ -575,11 +591,11 @@ class XmlWriter:
             pass_through_size=self._pass_through_size,
         )
 
-    async def write_to(self, stream: ByteSink) -> None:
+    async def write_to(self, stream: ByteSink, *, progress: ProgressCallback | None = None) -> None:
         """Send the whole body into *stream* (``async send(bytes)``), closing the body after."""
         if not callable(getattr(stream, "send", None)):
             raise MtomFormatError("write_to() needs an object with an async send(bytes) method")
-        async with aclosing(self.body()) as chunks:  # type: ignore[type-var]
+        async with aclosing(self.body(progress=progress)) as chunks:  # type: ignore[type-var]
             async for chunk in chunks:
                 await stream.send(chunk)
 
@@ -624,7 +640,7 @@ class XmlWriter:
         sink = self._sink
         self._closed = True
         try:
-            async with aclosing(self._iter_body()) as chunks:  # type: ignore[type-var]
+            async with aclosing(self._iter_body()) as chunks:
                 async for chunk in chunks:
                     if chunk:
                         await sink.send(chunk)

@@ -556,3 +556,22 @@ async def test_sha256_of_large_streamed_part() -> None:
             continue
         seen.update(chunk)
     assert length == writer.content_length
+
+
+async def test_progress_reports_every_byte() -> None:
+    reports: list[Any] = []
+    writer = XmlWriter(MtomEncoding())
+    writer.start_element("r", NS)
+    with writer.element("a", NS):
+        await writer.push_bytes(chunked_push, pattern(300_000), 65536, size=300_000)
+    with writer.element("b", NS):
+        await writer.write_bytes(pattern(2000))
+    writer.end_element()
+    total = writer.content_length
+    body = b"".join([c async for c in writer.body(progress=reports.append)])
+    assert reports[-1].done == total == len(body)
+    assert all(r.total == total for r in reports)
+    assert [r.done for r in reports] == sorted(r.done for r in reports)
+    first_part = [r for r in reports if r.content_id and r.content_id.startswith("1.")]
+    assert first_part[-1].part_done == first_part[-1].part_size == 300_000
+    assert reports[0].content_id is None  # the root part
