@@ -227,7 +227,6 @@ class RelatedParser(multipart.PushMultipartParser):  # type: ignore[misc]
             raise translate_error(error) from None
 
 
-
 class PartDecoder:
     """Identity decoding: ``binary``, ``8bit``, ``7bit`` or no transfer encoding."""
 

@@ -1,0 +1,184 @@
+"""Sans-I/O XOP resolution: find each ``xop:Include`` in the root XML, safely.
+
+Strategy.  The root part is parsed once with the standard library's expat
+(no new dependency) only to learn *where* each ``xop:Include`` element lies:
+its byte span in the root as received.  Resolution then splices canonical
+base64 into those spans and copies every other byte unchanged, so the XML
+keeps the sender's prefixes, namespace declarations, whitespace, comments and
+encoding, and the rewrite can stream: `plan_splices` returns the pieces in
+order, the async shell encodes each part as it reads it.
+
+Expat reports the byte offset where each event starts
+(``CurrentByteIndex``).  An Include's span starts at its own start event and
+ends where the next event begins: character data or the end tag of its
+parent, since XOP allows nothing else beside it.  This needs no scanning for
+``>`` and so holds for any encoding expat reads; base64 is ASCII and is
+written in the root's encoding (UTF-16 when the root starts with a UTF-16
+byte order mark, otherwise any ASCII-compatible encoding as is).
+
+Safety.  A document type declaration is refused outright, so no entity can
+be declared, expanded (no "billion laughs") or fetched (no external entity);
+parameter entity parsing is off as well.  An href that is not a ``cid:`` URL
+(``http:``, ``file:``, ...) is refused, never fetched.  Refused as
+`MtomFormatError` too, per XOP 1.0 section 3: an Include without ``href``,
+with element children or non-whitespace text, beside other content of its
+parent, or as the document element.  Whitespace around an Include
+(pretty-printed XML) is kept as written; XML Schema collapses it in
+``xs:base64Binary``.  Two Includes may name the same part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from xml.parsers import expat
+
+from ._errors import MtomFormatError
+from ._related_parser import cid_from_href
+
+__all__ = ["XOP_NAMESPACE", "Include", "find_includes", "inserted_text_codec", "plan_splices"]
+
+XOP_NAMESPACE = "http://www.w3.org/2004/08/xop/include"
+_INCLUDE = f"{XOP_NAMESPACE} Include"
+_XML_WHITESPACE = " \t\r\n"
+
+
+@dataclass(frozen=True)
+class Include:
+    """One ``xop:Include``: the bytes ``root[start:end]`` and the part it names."""
+
+    start: int
+    end: int
+    content_id: str
+    href: str
+
+
+class _Frame:
+    __slots__ = ("has_element", "has_include", "has_text", "is_include")
+
+    def __init__(self, is_include: bool) -> None:
+        self.is_include = is_include
+        self.has_include = False
+        self.has_element = False
+        self.has_text = False
+
+
+class _IncludeScanner:
+    def __init__(self) -> None:
+        self.includes: list[Include] = []
+        self._stack: list[_Frame] = []
+        self._open: tuple[int, str, str] | None = None  # start, content id, href
+        self._ended: tuple[int, str, str] | None = None  # waiting for its end offset
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.buffer_text = False
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = self._refuse_doctype
+        parser.EntityDeclHandler = self._refuse_entity
+        parser.UnparsedEntityDeclHandler = self._refuse_entity
+        parser.ExternalEntityRefHandler = self._refuse_external_entity
+        parser.StartElementHandler = self._start_element
+        parser.EndElementHandler = self._end_element
+        parser.CharacterDataHandler = self._character_data
+        parser.CommentHandler = self._other_event
+        parser.ProcessingInstructionHandler = self._other_event
+        parser.StartCdataSectionHandler = self._other_event
+        self._parser = parser
+
+    def scan(self, root: bytes) -> list[Include]:
+        try:
+            self._parser.Parse(root, True)
+        except expat.ExpatError as error:
+            raise MtomFormatError(f"root part is not well-formed XML: {error}") from None
+        return self.includes
+
+    def _refuse_doctype(self, *_: object) -> None:
+        raise MtomFormatError("root XML has a DOCTYPE: refused (no entities, no DTD)")
+
+    def _refuse_entity(self, *_: object) -> None:
+        raise MtomFormatError("root XML declares an entity: refused")
+
+    def _refuse_external_entity(self, *_: object) -> int:
+        raise MtomFormatError("root XML references an external entity: refused")
+
+    def _close_span(self) -> None:
+        if self._ended is not None:
+            start, content_id, href = self._ended
+            self._ended = None
+            self.includes.append(Include(start, self._parser.CurrentByteIndex, content_id, href))
+
+    def _other_event(self, *_: object) -> None:
+        self._close_span()
+
+    def _start_element(self, name: str, attributes: dict[str, str]) -> None:
+        self._close_span()
+        is_include = name == _INCLUDE
+        if self._stack:
+            parent = self._stack[-1]
+            if parent.is_include:
+                raise MtomFormatError("xop:Include has a child element")
+            if parent.has_include or (is_include and (parent.has_element or parent.has_text)):
+                raise MtomFormatError("xop:Include must be the only content of its element")
+            parent.has_element = True
+            parent.has_include = is_include
+        elif is_include:
+            raise MtomFormatError("xop:Include is the document element")
+        self._stack.append(_Frame(is_include))
+        if is_include:
+            href = attributes.get("href")
+            if href is None:
+                raise MtomFormatError("xop:Include has no href attribute")
+            try:
+                content_id = cid_from_href(href)
+            except UnicodeDecodeError:
+                content_id = None
+            if content_id is None:
+                raise MtomFormatError(
+                    f"xop:Include href {href!r} is not a cid: URL (never fetched)"
+                )
+            self._open = (self._parser.CurrentByteIndex, content_id, href)
+
+    def _end_element(self, name: str) -> None:
+        self._close_span()
+        self._stack.pop()
+        if name == _INCLUDE:
+            self._ended, self._open = self._open, None
+
+    def _character_data(self, text: str) -> None:
+        self._close_span()
+        if not text.strip(_XML_WHITESPACE):
+            return
+        frame = self._stack[-1]
+        if frame.is_include:
+            raise MtomFormatError("xop:Include has text content")
+        if frame.has_include:
+            raise MtomFormatError("xop:Include must be the only content of its element")
+        frame.has_text = True
+
+
+def find_includes(root: bytes) -> list[Include]:
+    """Every ``xop:Include`` of the root XML in document order, or `MtomFormatError`."""
+    return _IncludeScanner().scan(root)
+
+
+def inserted_text_codec(root: bytes) -> str | None:
+    """The codec that ASCII text spliced into ``root`` needs, None if as is."""
+    if root.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if root.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    return None
+
+
+def plan_splices(root: bytes, includes: Sequence[Include]) -> list[memoryview | str]:
+    """The resolved document as pieces: unchanged XML bytes, or a Content-ID to encode."""
+    view = memoryview(root)
+    pieces: list[memoryview | str] = []
+    position = 0
+    for include in includes:
+        if include.start > position:
+            pieces.append(view[position : include.start])
+        pieces.append(include.content_id)
+        position = include.end
+    if position < len(root):
+        pieces.append(view[position:])
+    return pieces
