@@ -49,6 +49,30 @@ def make_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.last_drawn = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.perf_counter()
+        finished = progress.total is not None and progress.done == progress.total
+        if not self.enabled or (now - self.last_drawn < 0.1 and not finished):
+            return
+        self.last_drawn = now
+        total = progress.total or 0
+        fraction = progress.done / total if total else 0.0
+        bar = "#" * int(fraction * 30)
+        rate = progress.done / max(now - self.started, 1e-9) / 1e6
+        sys.stderr.write(f"\r[{bar:<30}] {fraction:6.1%} {rate:7.0f} MB/s")
+        if finished:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 async def upload(url: str, path: Path) -> httpx.Response:
     writer = XmlWriter(MtomEncoding(soap=SOAP12, action="urn:example:Upload"))
     with writer.element("Envelope", SOAP12.namespace, "s"):
@@ -64,7 +88,9 @@ async def upload(url: str, path: Path) -> httpx.Response:
     print(f"Content-Type: {writer.content_type}")
     print(f"Content-Length: {writer.content_length}")
     async with httpx.AsyncClient(timeout=120) as client:
-        return await client.post(url, content=writer.body(), headers=writer.headers)
+        return await client.post(
+            url, content=writer.body(progress=ProgressBar()), headers=writer.headers
+        )
 
 
 async def main(size: int) -> int:
