@@ -26,7 +26,7 @@ import httpx
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from local_endpoint import local_endpoint
 
-from asyncmtom import SOAP12, MtomEncoding, WriteFunction, XmlWriter
+from asyncmtom import SOAP12, MtomEncoding, Progress, WriteFunction, XmlWriter
 
 NS = "urn:example:documents"
 
