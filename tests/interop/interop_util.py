@@ -7,6 +7,7 @@ never depends on the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import hashlib
@@ -14,6 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 NS = "urn:asyncmtom:interop"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -184,11 +186,18 @@ def envelope(soap: str, payload: str) -> bytes:
 def soap_headers(soap: str, action: str, content_type: str | None = None) -> dict[str, str]:
     """Headers for a plain (non-MTOM) SOAP request."""
     if soap == "11":
-        return {"Content-Type": content_type or "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
-    return {"Content-Type": content_type or f'application/soap+xml; charset=utf-8; action="{action}"'}
+        return {
+            "Content-Type": content_type or "text/xml; charset=utf-8",
+            "SOAPAction": f'"{action}"',
+        }
+    return {
+        "Content-Type": content_type or f'application/soap+xml; charset=utf-8; action="{action}"'
+    }
 
 
-def hand_built_mtom(soap: str, name: str, parts: list[bytes], boundary: str = "MIMEBoundary.4a1f") -> tuple[str, bytes]:
+def hand_built_mtom(
+    soap: str, name: str, parts: list[bytes], boundary: str = "MIMEBoundary.4a1f"
+) -> tuple[str, bytes]:
     """An MTOM ``upload``/``uploadMany`` request formatted by hand, following DESIGN section 3."""
     op = "upload" if len(parts) == 1 else "uploadMany"
     includes = "".join(
@@ -220,3 +229,64 @@ def hand_built_mtom(soap: str, name: str, parts: list[bytes], boundary: str = "M
 
 def strip_ws(s: str) -> str:
     return re.sub(r"\s+", "", s)
+
+
+# --- memory of this process ---------------------------------------------------------------
+
+
+def self_hwm() -> int:
+    """This process's peak resident set size in bytes (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+def reset_self_hwm() -> None:
+    """Resets VmHWM to the current RSS (Linux ``clear_refs`` 5), where allowed."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def remove_files(folder: Path, glob: str) -> None:
+    for f in folder.glob(glob):
+        f.unlink()
+
+
+def no_files_in(folder: Path) -> bool:
+    return not any(folder.iterdir())
+
+
+# --- the reader -----------------------------------------------------------------------------
+
+
+def reader():  # type: ignore[no-untyped-def]
+    """``asyncmtom.read_mtom``; from its module while the package does not export it yet."""
+    import asyncmtom
+
+    read_mtom = getattr(asyncmtom, "read_mtom", None)
+    if read_mtom is None:
+        from asyncmtom._reader import read_mtom
+    return read_mtom
+
+
+def split_http_message(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    """A recorded HTTP message: (first line, headers with lower-case names, body)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    first, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    assert int(headers["content-length"]) == len(body)
+    return first, headers, body
+
+
+def include_hrefs(root: ET.Element) -> list[str]:
+    """The ``cid:`` hrefs of every xop:Include, in document order, without ``cid:``."""
+    out = []
+    for el in root.iter(f"{{{XOP_NS}}}Include"):
+        href = el.attrib["href"]
+        assert href.startswith("cid:"), href
+        out.append(href[4:])
+    return out

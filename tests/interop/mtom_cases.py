@@ -120,8 +120,10 @@ async def build_upload(
     """
     soap = encoding.soap
     assert soap is not None
-    op = ("uploadMany" if len(items) != 1 else "upload") if many is None else (
-        "uploadMany" if many else "upload"
+    op = (
+        ("uploadMany" if len(items) != 1 else "upload")
+        if many is None
+        else ("uploadMany" if many else "upload")
     )
     child_ns = NS if qualified else None
     writer = XmlWriter(encoding)
@@ -144,11 +146,11 @@ class Sent:
     chunked: bool
 
 
-async def post(url: str, writer: XmlWriter, timeout: float = 300.0) -> Sent:
+async def post(url: str, writer: XmlWriter, time_limit: float = 300.0) -> Sent:
     """POSTs the writer's body with httpx; raises SoapFault on a fault."""
     headers = writer.headers
     started = time.monotonic()
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(time_limit):
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             response = await client.post(url, content=writer.body(), headers=headers)
     seconds = time.monotonic() - started

@@ -70,7 +70,9 @@ def test_hand_built_mtom_rejects_missing_part(metro) -> None:
 def test_plain_soap_inline_base64(metro, soap: str) -> None:
     data = pattern(3000, seed=1)
     b64 = base64.b64encode(data).decode()
-    body = envelope(soap, f'<ns:upload xmlns:ns="{NS}"><name>inline</name><data>{b64}</data></ns:upload>')
+    body = envelope(
+        soap, f'<ns:upload xmlns:ns="{NS}"><name>inline</name><data>{b64}</data></ns:upload>'
+    )
     r = httpx.post(
         metro.url(soap),
         content=body,

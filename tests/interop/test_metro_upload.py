@@ -27,7 +27,17 @@ from pathlib import Path
 
 import anyio
 import pytest
-from interop_util import NS, GiB, MiB, digests, pattern, pattern_sha256
+from interop_util import (
+    NS,
+    GiB,
+    MiB,
+    digests,
+    pattern,
+    pattern_sha256,
+    remove_files,
+    reset_self_hwm,
+    self_hwm,
+)
 from mtom_cases import SOURCES, Item, build_upload, encoding_for, post
 
 from asyncmtom import XmlWriter
@@ -40,20 +50,6 @@ ACTIONS = {
     "upload": "urn:asyncmtom:interop:upload",
     "uploadMany": "urn:asyncmtom:interop:uploadMany",
 }
-
-
-def _self_hwm_reset() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _self_hwm() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
 
 
 async def _upload(
@@ -109,18 +105,16 @@ LARGE_CASES = [
 @ASYNCIO
 @pytest.mark.anyio
 @pytest.mark.parametrize(("soap", "source"), LARGE_CASES)
-async def test_upload_64mib(
-    metro, interop_report, tmp_path: Path, soap: str, source: str
-) -> None:
+async def test_upload_64mib(metro, interop_report, tmp_path: Path, soap: str, source: str) -> None:
     reset = metro.reset_hwm()
     rss = metro.vm_rss()
-    _self_hwm_reset()
+    reset_self_hwm()
     sent = await _upload(metro, soap, "mtom", [Item(source, 64 * MiB, seed=3)], tmp_path)
     if reset:
         interop_report.note_memory(
             f"upload 64 MiB soap{soap} {source}",
             f"server RSS before {rss / MiB:.0f} MiB, VmHWM {metro.vm_hwm() / MiB:.0f} MiB; "
-            f"client VmHWM {_self_hwm() / MiB:.0f} MiB, {sent.seconds:.2f} s",
+            f"client VmHWM {self_hwm() / MiB:.0f} MiB, {sent.seconds:.2f} s",
         )
 
 
@@ -255,7 +249,9 @@ async def test_text_encoding_progressive_chunked(metro, soap: str) -> None:
     ],
     ids=["push-chunk-1MiB-soap12", "pull-file-768-soap11", "many-chunked-soap11", "text-soap12"],
 )
-async def test_backends(metro, tmp_path: Path, anyio_backend: str, soap: str, kind: str, items: list[Item]) -> None:
+async def test_backends(
+    metro, tmp_path: Path, anyio_backend: str, soap: str, kind: str, items: list[Item]
+) -> None:
     await _upload(metro, soap, kind, items, tmp_path)
 
 
@@ -275,20 +271,17 @@ async def test_trio_64mib(metro, tmp_path: Path) -> None:
 @ASYNCIO
 @pytest.mark.anyio
 @pytest.mark.parametrize(("soap", "source"), [("12", "push-chunk"), ("11", "pull-file")])
-async def test_upload_1gib(
-    metro, interop_report, tmp_path: Path, soap: str, source: str
-) -> None:
+async def test_upload_1gib(metro, interop_report, tmp_path: Path, soap: str, source: str) -> None:
     reset = metro.reset_hwm()
     rss = metro.vm_rss()
-    _self_hwm_reset()
-    before = _self_hwm()
+    reset_self_hwm()
+    before = self_hwm()
     try:
         sent = await _upload(metro, soap, "mtom", [Item(source, 1 * GiB, seed=1)], tmp_path)
     finally:
-        for f in tmp_path.glob("*.bin"):
-            f.unlink()
+        remove_files(tmp_path, "*.bin")
     server_peak = metro.vm_hwm()
-    client_peak = _self_hwm()
+    client_peak = self_hwm()
     if reset:
         interop_report.note_memory(
             f"upload 1 GiB soap{soap} {source}",
@@ -331,10 +324,10 @@ async def test_write_bytes_64mib_is_not_copied_on_the_way(metro, tmp_path: Path)
                     writer.text("w")
                 with writer.element("data"):
                     await writer.write_bytes(data)
-    _self_hwm_reset()
-    before = _self_hwm()
+    reset_self_hwm()
+    before = self_hwm()
     sent = await post(metro.url("12"), writer)
-    growth = _self_hwm() - before
+    growth = self_hwm() - before
     [d] = digests(sent.reply)
     assert (d.size, d.sha256) == (size, pattern_sha256(size, 4))
     assert growth < 32 * MiB, f"the client's peak memory grew by {growth / MiB:.0f} MiB"
