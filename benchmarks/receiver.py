@@ -7,8 +7,12 @@ connection (there is only ever one busy connection at a time), and reads with
 copy of the body, no parsing of the payload.  A body with ``Content-Length`` is
 received in reads bounded by the bytes still expected; a chunked body is walked
 by its framing, each chunk's data counted straight out of the buffer or out of
-further reads bounded by the chunk's size.  With ``--hash`` the decoded body is
-also fed to SHA-256 (off by default: hashing costs more than receiving).
+further reads bounded by the chunk's size.  Where the count of body bytes still
+to come is known, they are received with ``MSG_TRUNC``, with which Linux TCP
+discards them in the kernel instead of copying them out (``--copy`` receives
+them into the buffer instead, as a server that uses the data would).  With
+``--hash`` the decoded body is also fed to SHA-256 (it implies ``--copy``; off
+by default: hashing costs more than receiving).
 
 Every request gets a small SOAP 1.1 response, valid for the benchmark's WSDL
 (``bench.wsdl``), whose ``received`` element and ``X-Received-Bytes`` header give
@@ -56,8 +60,9 @@ class BadRequest(Exception):
 class Connection:
     """One client connection: a buffer window ``buf[start:end]`` of unread bytes."""
 
-    def __init__(self, sock: socket.socket, hash_body: bool) -> None:
+    def __init__(self, sock: socket.socket, hash_body: bool, copy: bool) -> None:
         self.sock = sock
+        self.flags = 0 if copy or hash_body else getattr(socket, "MSG_TRUNC", 0)
         self.buf = bytearray(BUFFER_SIZE)
         self.view = memoryview(self.buf)
         self.start = 0
@@ -108,8 +113,9 @@ class Connection:
             self.start = self.end = 0
         view = self.view
         recv_into = self.sock.recv_into
+        flags = self.flags
         while count > 0:
-            got = recv_into(view, count if count < BUFFER_SIZE else BUFFER_SIZE)
+            got = recv_into(view, count if count < BUFFER_SIZE else BUFFER_SIZE, flags)
             if not got:
                 raise PeerClosed
             if hasher is not None:
@@ -176,11 +182,11 @@ class Connection:
                 return
 
 
-def handle(sock: socket.socket, hash_body: bool) -> None:
+def handle(sock: socket.socket, hash_body: bool, copy: bool) -> None:
     with sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            Connection(sock, hash_body).serve()
+            Connection(sock, hash_body, copy).serve()
         except (PeerClosed, ConnectionError):
             pass
         except BadRequest as exc:
@@ -205,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--hash", action="store_true", help="SHA-256 every decoded body")
     parser.add_argument(
+        "--copy", action="store_true", help="copy body bytes out of the kernel (no MSG_TRUNC)"
+    )
+    parser.add_argument(
         "--watch-stdin", action="store_true", help="exit when standard input is closed"
     )
     args = parser.parse_args(argv)
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     with server:
         while True:
             sock, _ = server.accept()
-            threading.Thread(target=handle, args=(sock, args.hash), daemon=True).start()
+            threading.Thread(target=handle, args=(sock, args.hash, args.copy), daemon=True).start()
 
 
 if __name__ == "__main__":
