@@ -50,11 +50,9 @@ class Case:
     parts: int = 1
     backend: str = "asyncio"
     network: bool = True
-    external: tuple[str, ...] = ()  # a command line that prints the JSON itself
+    server: str = "receiver"  # which server's URL the row is given: receiver or source
 
     def command(self, url: str, chunk: int) -> list[str]:
-        if self.external:
-            return [sys.executable, *self.external]
         return [
             sys.executable,
             str(HERE / "senders.py"),
@@ -247,39 +245,59 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
     return cases
 
 
-def reader_cases(args: argparse.Namespace) -> tuple[list[Case], str]:
-    """The reader's rows, from ``bench_reader.py`` when it is there."""
-    script = HERE / "bench_reader.py"
-    if not script.exists():
+READER_ROWS = (
+    ("rd-raw", "reader-raw", "raw socket read (anyio stream), bytes dropped"),
+    ("rd-iter", "reader-iter-mtom", "asyncmtom iter_mtom, parts streamed, nothing kept"),
+    ("rd-raw-file", "reader-raw-file", "raw socket read, written to a temporary file"),
+    ("rd-read", "reader-read-mtom", "asyncmtom read_mtom, attachment spooled to a file"),
+)
+
+
+def reader_cases(args: argparse.Namespace, have_asyncmtom: bool) -> tuple[list[Case], str]:
+    """The reader's rows: ``bench_reader.py`` reads, ``mtom_source.py`` sends."""
+    if not args.reader:
+        return [], ""
+    if not (HERE / "bench_reader.py").exists():
         return [], "reader rows left out: benchmarks/bench_reader.py is not there"
-    return [], "reader rows: see bench_reader.py"
+    size = args.size_mib * MIB
+    group = f"reader: decoding a {human_size(size)} MTOM message from loopback"
+    cases = [
+        Case(key, row, size, label, group, server="source")
+        for key, row, label in READER_ROWS
+        if have_asyncmtom or "mtom" not in row
+    ]
+    return cases, ""
 
 
 # -- running -----------------------------------------------------------------------------
 
 
-class Receiver:
-    """The receiving process; it exits when its standard input is closed."""
+class Server:
+    """A server process (the receiver, or the reader rows' MTOM source).
 
-    def __init__(self, pin: bool, hash_body: bool) -> None:
-        command = [sys.executable, str(HERE / "receiver.py"), "--watch-stdin"]
-        if hash_body:
-            command.append("--hash")
+    It prints ``PORT <n>`` once it listens and exits when its standard input
+    is closed, so it cannot outlive this script.
+    """
+
+    def __init__(self, command: list[str], pin: bool) -> None:
         self.process = subprocess.Popen(
-            command,
+            [sys.executable, *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=child_env(),
+            cwd=HERE,
             preexec_fn=(lambda: os.sched_setaffinity(0, {1})) if pin else None,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
         if not line.startswith("PORT "):
-            raise SystemExit(f"the receiver did not start: {line!r}")
+            self.close()
+            raise SystemExit(f"{command[0]} did not start: {line!r}")
         self.url = f"http://127.0.0.1:{int(line.split()[1])}/"
 
     def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -321,19 +339,19 @@ def with_size(case: Case, size: int) -> Case:
         min(case.parts, 100),
         case.backend,
         case.network,
-        case.external,
+        case.server,
     )
 
 
-def measure(cases: list[Case], args: argparse.Namespace, receiver: Receiver) -> Results:
+def measure(cases: list[Case], args: argparse.Namespace, urls: dict[str, str]) -> Results:
     results = Results()
     alive = list(cases)
     if args.warmup:
-        log("warm-up: every row once, small payload")
+        log("warm-up: every row once, small payload (the reader rows: full size)")
         for case in cases:
-            small = case if case.external else with_size(case, min(case.size, MIB))
+            small = case if case.server == "source" else with_size(case, min(case.size, MIB))
             try:
-                run_case(small, receiver.url, args.chunk, args.pin, args.timeout)
+                run_case(small, urls[case.server], args.chunk, args.pin, args.timeout)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 results.failures[case.key] = f"warm-up failed: {exc}"
                 alive.remove(case)
@@ -343,7 +361,7 @@ def measure(cases: list[Case], args: argparse.Namespace, receiver: Receiver) -> 
         for number, case in enumerate(order, 1):
             where = f"rep {rep + 1}/{args.reps}  row {number:2}/{len(order)}  {case.key:24}"
             try:
-                result = run_case(case, receiver.url, args.chunk, args.pin, args.timeout)
+                result = run_case(case, urls[case.server], args.chunk, args.pin, args.timeout)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 results.failures[case.key] = str(exc)
                 log(f"{where}  failed: {exc}")
@@ -416,8 +434,9 @@ def summarize(cases: list[Case], results: Results) -> list[Row]:
         walls = [r["wall"] for r in runs]
         wall = statistics.median(walls)
         ratio = None
-        if raw is not None and case.network:
-            ratio = paired(results, case.key, "raw", ratio_to(case, raw))
+        base = by_key.get("rd-raw") if case.server == "source" else raw
+        if base is not None and case.network:
+            ratio = paired(results, case.key, base.key, ratio_to(case, base))
         note = ""
         if case.parts > 1:
             note = f"{median_of(case.parts / r['wall'] for r in runs):,.0f} parts/s"
@@ -633,7 +652,31 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
 
 
 def reader_targets(cases: list[Case], results: Results) -> list[Target]:
-    return [Target("the reader >= 0.8x a raw socket read, with flat memory", "not measured", None)]
+    by_key = {case.key: case for case in cases}
+    out = []
+    for key, base, what in (
+        ("rd-iter", "rd-raw", "iter_mtom (streamed) >= 0.8x a raw socket read"),
+        ("rd-read", "rd-raw", "read_mtom (spooled to a file) >= 0.8x a raw socket read"),
+        ("rd-read", "rd-raw-file", "read_mtom >= 0.8x a raw socket read written to a file"),
+    ):
+        name = f"the reader: {what}, with flat memory (peak RSS within raw's + 16 MiB)"
+        if key not in by_key or base not in by_key:
+            out.append(Target(name, "not measured", None))
+            continue
+        ca, cb = by_key[key], by_key[base]
+        value = paired(results, key, base, ratio_to(ca, cb))
+        extra = paired(results, key, base, lambda a, b: (a["maxrss_kib"] - b["maxrss_kib"]) / 1024)
+        if value is None or extra is None:
+            out.append(Target(name, "not measured", None))
+            continue
+        out.append(
+            Target(
+                name,
+                f"{value:.2f}x, peak RSS {extra:+.1f} MiB over the raw read",
+                value >= 0.8 and extra < 16,
+            )
+        )
+    return out
 
 
 def targets_text(found: list[Target]) -> str:
@@ -717,6 +760,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument(
+        "--no-reader", dest="reader", action="store_false", help="leave out the reader rows"
+    )
+    parser.add_argument(
         "--pin", action="store_true", help="pin the senders to CPU 0 and the receiver to CPU 1"
     )
     parser.add_argument("--hash", action="store_true", help="the receiver SHA-256s every body")
@@ -750,7 +796,7 @@ def asyncmtom_importable() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     missing = asyncmtom_importable()
-    reader, reader_note = reader_cases(args)
+    reader, reader_note = reader_cases(args, missing is None)
     cases = plan(args, missing is None, reader)
     if args.only:
         cases = [c for c in cases if any(s in c.key for s in args.only) or c.key == "raw"]
@@ -761,11 +807,20 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     started = time.time()
     load_before = load()
-    receiver = Receiver(args.pin, args.hash)
+    servers = {
+        "receiver": Server(
+            ["receiver.py", "--watch-stdin", *(["--hash"] if args.hash else [])], args.pin
+        )
+    }
     try:
-        results = measure(cases, args, receiver)
+        if any(case.server == "source" for case in cases):
+            servers["source"] = Server(
+                ["mtom_source.py", "--size", str(args.size_mib * MIB)], args.pin
+            )
+        results = measure(cases, args, {name: server.url for name, server in servers.items()})
     finally:
-        receiver.close()
+        for server in servers.values():
+            server.close()
     minutes = (time.time() - started) / 60
     rows = summarize(cases, results)
     found = targets(cases, results)

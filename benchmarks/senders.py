@@ -398,6 +398,33 @@ async def asyncmtom_parts_httpx(ctx: Context) -> None:
     )
 
 
+# -- the reader (bench_reader.py drives the reading; mtom_source.py sends) --------------
+
+
+def make_reader_row(mode: str) -> Callable[[Context], Awaitable[None]]:
+    """A reader row: ``bench_reader.client(mode, ...)`` against the MTOM source at ``--url``."""
+
+    async def row(ctx: Context) -> None:
+        import bench_reader
+
+        import asyncmtom._reader  # noqa: F401  (imported here, not in the timed region)
+
+        with ctx.timed():
+            elapsed = await bench_reader.client(mode, ctx.port, ctx.size)
+        ctx.extra["connect_s"] = ctx.wall - elapsed
+        ctx.wall = elapsed  # the client's own clock: from connected to message read
+
+    return row
+
+
+READER_MODES = {
+    "reader-raw": "raw",
+    "reader-raw-file": "raw+file",
+    "reader-read-mtom": "read_mtom",
+    "reader-iter-mtom": "iter_mtom",
+}
+
+
 # -- the table of rows -------------------------------------------------------------------
 
 ASYNC_ROWS: dict[str, Callable[[Context], Awaitable[None]]] = {
@@ -420,6 +447,9 @@ for _client in ("httpx", "aiohttp"):
     for _mode in ("push", "pull"):
         ASYNC_ROWS[f"asyncmtom-{_mode}-{_client}-cl"] = make_http_row(_client, _mode, True)
         ASYNC_ROWS[f"asyncmtom-{_mode}-{_client}-chunked"] = make_http_row(_client, _mode, False)
+
+for _name, _mode in READER_MODES.items():
+    ASYNC_ROWS[_name] = make_reader_row(_mode)
 
 SYNC_ROWS: dict[str, Callable[[Context], None]] = {"zeep-inline": zeep_inline}
 
