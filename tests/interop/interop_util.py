@@ -168,9 +168,10 @@ def digests(reply: Reply) -> list[Digest]:
     resp = body_child(reply.root)
     found = resp.findall("return") or resp.findall(f"{{{NS}}}return")
     if not found:
-        # spyne wraps a returned array as uploadManyResult/digest
+        # spyne: uploadResponse/uploadResult is the digest, and
+        # uploadManyResponse/uploadManyResult holds one <digest> per value
         for child in resp:
-            found.extend(child)
+            found.extend(child.findall(f"{{{NS}}}digest") or [child])
     return [_digest(e) for e in found]
 
 
