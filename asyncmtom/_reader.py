@@ -287,7 +287,7 @@ class _Pump:
             chunk = await self._receive()
             self._events = self._parser.feed(chunk)
             if not chunk:
-                # End of input: feed() raised if the closing delimiter is missing.
+                # End of input: this raises if the closing delimiter is missing.
                 for event in self._events:  # pragma: no cover - nothing can follow
                     return event
                 return _END

@@ -145,7 +145,9 @@ def translate_error(error: Exception) -> MtomError:
     message = str(error.args[0]) if error.args else str(error)
     if isinstance(error, multipart.ParserLimitReached):
         return MtomLimitError(message)
-    if "line break" in message:
+    if "Unexpected end of multipart stream" in message:
+        message = "truncated multipart body: the closing delimiter is missing"
+    elif "line break" in message:
         message += " (MIME needs CRLF line breaks; bare LF is refused)"
     return MtomFormatError(message)
 
@@ -210,6 +212,10 @@ class RelatedParser(multipart.PushMultipartParser):  # type: ignore[misc]
         self._header_section_size = 0
 
     def _on_segment_headerline(self, line: bytes) -> None:
+        if b"\n" in line or b"\r" in line:
+            # The base class splits at CRLF only, so a bare LF or CR would
+            # otherwise end up inside a header value.
+            raise multipart.ParserError("Invalid line break in segment header")
         self._header_section_size += len(line) + 2
         if self._header_section_size > self.max_header_size:
             raise multipart.ParserLimitReached("Maximum segment header section size exceeded")
