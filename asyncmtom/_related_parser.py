@@ -229,8 +229,23 @@ class RelatedParser(multipart.PushMultipartParser):  # type: ignore[misc]
         """`parse` with the package's errors; an empty chunk means end of input."""
         try:
             yield from self.parse(chunk)
+        except multipart.ParserLimitReached as error:
+            raise MtomLimitError(self._limit_message(error)) from None
         except multipart.MultipartError as error:
             raise translate_error(error) from None
+
+    def _limit_message(self, error: Exception) -> str:
+        """Name the keyword argument to raise, not the base class's internals."""
+        text = str(error.args[0]) if error.args else ""
+        if "count" in text and "header" in text:
+            return f"a part has more header lines than max_headers ({self.max_header_count})"
+        if "header" in text:
+            return (
+                f"a part's headers are larger than max_header_size ({self.max_header_size} bytes)"
+            )
+        if "count" in text:
+            return f"the message has more parts than max_parts ({self.max_segment_count})"
+        return f"a part is larger than max_part_size ({self.max_segment_size} bytes)"
 
 
 class PartDecoder:
