@@ -281,17 +281,18 @@ def _split(tag: str) -> tuple[str | None, str]:
     return None, tag
 
 
-def _declare(writer: XmlWriter, prefix: str | None, namespace: str) -> None:
+def _declare(writer: XmlWriter, prefix: str | None, namespace: str | None) -> None:
     """Declare *prefix* on the element just started, if it is not already in scope."""
     # XmlWriter declares namespaces only where names use them; a prefix that
     # only QName values use (xsi:type="ns1:T") needs its declaration kept too.
     serializer = writer._serializer
     key = prefix or ""
-    if key == "xml" or serializer._bindings.get(key) == namespace:
+    uri = namespace or None  # xmlns="" undeclares the default namespace
+    if key == "xml" or serializer._bindings.get(key) == uri or (key and uri is None):
         return
     if key:
         serializer._check_prefix(key, namespace)
-    serializer._bind(serializer.current, key, namespace)
+    serializer._bind(serializer.current, key, uri)
 
 
 def _check_no_token(value: str, where: str) -> None:
