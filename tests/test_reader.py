@@ -21,7 +21,7 @@ import anyio.abc
 import pytest
 
 from asyncmtom import MtomError, MtomFormatError, MtomLimitError
-from asyncmtom._reader import iter_mtom, read_mtom
+from asyncmtom._reader import StreamedPart, iter_mtom, read_mtom
 
 pytestmark = pytest.mark.anyio
 
@@ -1001,3 +1001,41 @@ async def test_iter_mtom_plain_body() -> None:
         parts = [(part.is_root, part.content_id, await part.read()) async for part in stream]
         assert stream.action is None
     assert parts == [(True, None, envelope("plain"))]
+
+
+# --- memory -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["read_mtom", "iter_mtom"])
+async def test_memory_stays_flat_whatever_the_part_size(mode: str, tmp_path: Path) -> None:
+    """A 48 MiB part in fresh 256 KiB chunks: the peak of traced allocations stays small."""
+    import tracemalloc
+
+    size, block = 48 * MiB, os.urandom(256 * KiB)
+    head, _, tail = simple_message(b"\x00").partition(b"\x00")
+
+    async def source() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(size // len(block)):
+            yield bytes(bytearray(block))  # a new object each time, as a socket gives
+        yield tail
+
+    tracemalloc.start()
+    try:
+        if mode == "read_mtom":
+            async with read_mtom(content_type(), source(), spool_dir=tmp_path) as message:
+                assert message.attachments["data@x"].size == size
+        else:
+            async with iter_mtom(content_type(), source()) as stream:
+                sizes = [await drain(part) async for part in stream]
+                assert sizes[1] == size
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.0f} MiB part"
+
+
+async def drain(part: StreamedPart) -> int:
+    async for _ in part:
+        pass
+    return part.size
