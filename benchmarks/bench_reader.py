@@ -107,7 +107,7 @@ async def client(mode: str, port: int, size: int) -> float:
             assert received > size
         elif mode == "raw+file":
             received = 0
-            with tempfile.TemporaryFile() as file:
+            with tempfile.TemporaryFile(buffering=0) as file:
                 try:
                     while True:
                         chunk = await stream.receive(1 << 20)
@@ -115,7 +115,11 @@ async def client(mode: str, port: int, size: int) -> float:
                         file.write(chunk)
                 except anyio.EndOfStream:
                     pass
+                # Timed like read_mtom: up to the last byte written, not the
+                # removal of the file (read_mtom removes its own on exit).
+                elapsed = time.perf_counter() - started
             assert received > size
+            return elapsed
         elif mode == "read_mtom":
             async with read_mtom(CONTENT_TYPE, stream, max_part_size=size + 1) as message:
                 assert message.attachments["data@bench"].size == size
