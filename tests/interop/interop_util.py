@@ -7,7 +7,6 @@ never depends on the code under test.
 
 from __future__ import annotations
 
-import contextlib
 import email.parser
 import email.policy
 import hashlib
@@ -243,10 +242,13 @@ def self_hwm() -> int:
     raise AssertionError("no VmHWM in /proc/self/status")
 
 
-def reset_self_hwm() -> None:
-    """Resets VmHWM to the current RSS (Linux ``clear_refs`` 5), where allowed."""
-    with contextlib.suppress(OSError):
+def reset_self_hwm() -> bool:
+    """Resets VmHWM to the current RSS (Linux ``clear_refs`` 5); False where not allowed."""
+    try:
         Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def remove_files(folder: Path, glob: str) -> None:

@@ -139,7 +139,7 @@ async def test_download_plain_request(
     ],
 )
 async def test_download_large_flat_memory(metro, interop_report, tmp_path: Path, size: int) -> None:
-    reset_self_hwm()
+    measured = reset_self_hwm()
     before = self_hwm()
     digest, n, multipart, seconds = await download(metro, "12", size, tmp=tmp_path)
     growth = self_hwm() - before
@@ -151,4 +151,5 @@ async def test_download_large_flat_memory(metro, interop_report, tmp_path: Path,
     assert (n, digest) == (size, pattern_sha256(size))
     # The part went to a spool file as it arrived: the client's peak memory
     # does not grow with the attachment.
-    assert growth < 48 * MiB, f"client peak memory grew by {growth / MiB:.0f} MiB"
+    if measured:
+        assert growth < 48 * MiB, f"client peak memory grew by {growth / MiB:.0f} MiB"
