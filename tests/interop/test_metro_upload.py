@@ -331,3 +331,16 @@ async def test_write_bytes_64mib_is_not_copied_on_the_way(metro, tmp_path: Path)
     [d] = digests(sent.reply)
     assert (d.size, d.sha256) == (size, pattern_sha256(size, 4))
     assert growth < 32 * MiB, f"the client's peak memory grew by {growth / MiB:.0f} MiB"
+
+
+# --- non-ASCII text in the root part -----------------------------------------------------------
+
+
+@ASYNCIO
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["mtom", "text"])
+@pytest.mark.parametrize("soap", ["11", "12"])
+async def test_non_ascii_text(metro, tmp_path: Path, soap: str, kind: str) -> None:
+    """UTF-8 in the root part (charset=UTF-8) and markup characters reach Metro intact."""
+    name = "naïve \u2013 名前 <&> \"'\t"
+    await _upload(metro, soap, kind, [Item("push", 1000, 1)], tmp_path, name=name)

@@ -120,3 +120,22 @@ async def test_spyne_refuses_xml_declaration(spyne_server, tmp_path: Path) -> No
         )
     # the same request without the declaration (asyncmtom's default) passes
     await upload(spyne_server, "11", "mtom", [Item("push", 1000, 9)], tmp_path)
+
+
+@ASYNCIO
+@pytest.mark.anyio
+@pytest.mark.parametrize("soap", ["11", "12"])
+async def test_spyne_non_ascii_text(spyne_server, tmp_path: Path, soap: str) -> None:
+    name = "naïve \u2013 名前 <&> \"'"
+    async with AsyncExitStack() as stack:
+        writer = await build_upload(
+            encoding_for("mtom", soap, "urn:asyncmtom:interop:upload"),
+            [Item("push", 1000, 1)],
+            stack,
+            tmp_path,
+            name=name,
+            qualified=True,
+        )
+        sent = await post(spyne_server.url(f"/soap{soap}"), writer)
+    [d] = digests(sent.reply)
+    assert (d.name, d.size) == (name, 1000)
