@@ -255,20 +255,28 @@ class _Limits:
 
 
 class _Pump:
-    """Parser events, pulled one at a time; reads the source only when needed."""
+    """Parser events, pulled one at a time; reads the source only when needed.
 
-    def __init__(self, content_type: MediaType, source: _Source, limits: _Limits) -> None:
+    A plain (non-multipart) body gives the same events as a one-part message:
+    a segment carrying its Content-Type, the body's chunks, ``None``.  Once
+    any error has escaped, every later pull raises `MtomError`: the source may
+    be half consumed and nothing after it can be trusted.
+    """
+
+    def __init__(self, content_type: str, source: _Source, limits: _Limits) -> None:
         self._source = source
         self._limits = limits
         self._received = 0
         self._events: Iterator[RelatedSegment | bytes | None] = iter(())
+        self._failure: BaseException | None = None
         self._parser: RelatedParser | None = None
-        self._plain_state = 0  # plain body: 0 before the segment, 1 in the body, 2 done
-        self._plain_segment: RelatedSegment | None = None
-        if content_type.essence.startswith("multipart/"):
-            if content_type.essence != "multipart/related":
-                raise MtomFormatError(f"expected multipart/related, not {content_type.essence}")
-            boundary = content_type.get("boundary")
+        self._plain_state = 0  # 0: segment next, 1: in the body, 2: done
+        self._plain_segment = RelatedSegment([("Content-Type", content_type)])
+        media_type = parse_media_type(content_type)
+        if media_type.essence.startswith("multipart/"):
+            if media_type.essence != "multipart/related":
+                raise MtomFormatError(f"expected multipart/related, not {media_type.essence}")
+            boundary = media_type.get("boundary")
             if not boundary:
                 raise MtomFormatError("multipart/related Content-Type has no boundary")
             if any(char in boundary for char in "\r\n"):
@@ -281,16 +289,28 @@ class _Pump:
                 max_part_size=limits.max_part_size,
             )
 
-    def plain(self, content_type_header: str) -> None:
-        headers = [("Content-Type", content_type_header)] if content_type_header else []
-        self._plain_segment = RelatedSegment(headers)
-
     async def next_event(self) -> _Event:
+        self.check()
+        try:
+            return await self._next_event()
+        except BaseException as failure:
+            self.fail(failure)
+            raise
+
+    def check(self) -> None:
+        if self._failure is not None:
+            raise MtomError("reading this message failed earlier") from self._failure
+
+    def fail(self, failure: BaseException) -> None:
+        if self._failure is None:
+            self._failure = failure
+
+    async def _next_event(self) -> _Event:
+        if self._parser is None:
+            return await self._next_plain_event()
         while True:
             for event in self._events:
                 return event
-            if self._parser is None:
-                return await self._next_plain_event()
             chunk = await self._receive()
             self._events = self._parser.feed(chunk)
             if not chunk:
@@ -302,7 +322,6 @@ class _Pump:
     async def _next_plain_event(self) -> _Event:
         if self._plain_state == 0:
             self._plain_state = 1
-            assert self._plain_segment is not None
             return self._plain_segment
         if self._plain_state == 1:
             chunk = await self._receive()
@@ -329,28 +348,28 @@ class MtomStream:
     have arrived.  Asking for the next part discards the unread rest of the
     current one.  The iteration ends after the closing delimiter, or raises
     `MtomFormatError` (truncated body, ``start`` naming no part, ...) or
-    `MtomLimitError`.
+    `MtomLimitError`.  After any error (cancellation included) the stream is
+    spent: the source may be half consumed, so every later pull raises
+    `MtomError`.
     """
 
     def __init__(self, content_type: str, source: _Source, limits: _Limits) -> None:
         self.content_type = content_type
+        self._pump = _Pump(content_type, source, limits)
         media_type = parse_media_type(content_type)
-        self._pump = _Pump(media_type, source, limits)
         self._limits = limits
         self._multipart = media_type.essence == "multipart/related"
         start = media_type.get("start")
         #: The Content-ID the ``start`` parameter names (no brackets), or None.
         self.start: str | None = strip_angle_brackets(start) if start else None
+        #: The ``type`` parameter: the root's media type (``application/xop+xml``).
+        self.root_type: str | None = media_type.get("type")
         start_info = media_type.get("start-info")
         #: The ``start-info`` parameter: the root's media type, maybe with an action.
         self.start_info: str | None = start_info
         self._action = media_type.get("action")
         if self._action is None and start_info:
             self._action = parse_media_type(start_info).get("action")
-        if self._action is None and not self._multipart:
-            self._action = media_type.get("action")
-        if not self._multipart:
-            self._pump.plain(content_type)
         self._current: StreamedPart | None = None
         self._seen_ids: set[str] = set()
         self._root_seen = False
@@ -367,6 +386,14 @@ class MtomStream:
     async def __anext__(self) -> StreamedPart:
         if self._finished:
             raise StopAsyncIteration
+        self._pump.check()
+        try:
+            return await self._next_part()
+        except BaseException as failure:
+            self._pump.fail(failure)
+            raise
+
+    async def _next_part(self) -> StreamedPart:
         if self._current is not None:
             await self._current.discard()
             self._current = None
@@ -402,7 +429,10 @@ class MtomStream:
         elif is_root:
             self._seen_ids.add("")  # later parts are not the root
         size_limit = self._limits.max_root_size if is_root else None
-        return StreamedPart(self, segment, is_root, size_limit)
+        part = StreamedPart(self, segment, is_root, size_limit)
+        if is_root and segment.content_type_header is None and self.root_type:
+            part.content_type = self.root_type  # RFC 2387: ``type`` is the root's type
+        return part
 
     async def _next_body_event(self) -> bytes | None:
         event = await self._pump.next_event()
@@ -448,9 +478,16 @@ class StreamedPart:
         return self
 
     async def __anext__(self) -> bytes:
+        try:
+            return await self._next_chunk()
+        except StopAsyncIteration:
+            raise
+        except BaseException as failure:
+            self._stream._pump.fail(failure)
+            raise
+
+    async def _next_chunk(self) -> bytes:
         while not self.complete:
-            if self._stream._current is not self:
-                raise MtomError("this part was left behind: the stream moved to the next part")
             event = await self._stream._next_body_event()
             if event is None:
                 self.complete = True
@@ -519,7 +556,7 @@ class _BatchWriter:
         batch, self._batch = self._batch, []
         remaining, self._batch_size = self._batch_size, 0
         self.written += remaining
-        views = [memoryview(chunk) for chunk in batch]
+        views = [memoryview(chunk) for chunk in batch if chunk]
         while remaining:
             done = _writev(self._fd, views)
             remaining -= done
@@ -662,8 +699,9 @@ class Attachment:
 def _move_into_place(source: str, target: Path) -> None:
     os.replace(source, target)
     # mkstemp made the file private (0600); a saved file gets the mode any
-    # new file of this process would get.
-    os.chmod(target, 0o666 & ~_umask())
+    # new file of this process would get.  The move has happened either way.
+    with suppress(OSError):
+        os.chmod(target, 0o666 & ~_umask())
 
 
 def _umask() -> int:

@@ -1039,3 +1039,43 @@ async def drain(part: StreamedPart) -> int:
     async for _ in part:
         pass
     return part.size
+
+
+# --- details ------------------------------------------------------------------------------
+
+
+async def test_root_without_content_type_takes_the_multipart_type() -> None:
+    body = build(
+        [
+            (["Content-ID: <root@x>"], envelope(include("cid:data@x"))),
+            (part_headers("data@x"), b"d"),
+        ]
+    )
+    decoded = await decode(content_type(), body)
+    assert decoded.media_type == "application/soap+xml"  # from start-info, via type=xop
+
+
+async def test_href_naming_a_content_id_with_a_literal_percent() -> None:
+    """A sender that did not percent-encode a '%' in its Content-ID still resolves."""
+    root = envelope(include("cid:a%41@x"))
+    body = build([(ROOT_HEADERS, root), (part_headers("a%41@x"), b"literal")])
+    decoded = await decode(content_type(), body)
+    assert decoded.resolved == resolved_by_hand(root, {include("cid:a%41@x"): b"literal"})
+
+
+async def test_stream_unusable_after_an_error() -> None:
+    bad = build(
+        [
+            (ROOT_HEADERS, envelope("x")),
+            (["Content-ID: <a@x>", "Content-Transfer-Encoding: base64"], b"QUJD!!!!"),
+            (part_headers("b@x"), b"b"),
+        ]
+    )
+    async with iter_mtom(content_type(), bad) as stream:
+        parts = aiter(stream)
+        await (await anext(parts)).read()
+        part = await anext(parts)
+        with pytest.raises(MtomFormatError, match="base64"):
+            await part.read()
+        with pytest.raises(MtomError, match="failed earlier"):
+            await anext(parts)
