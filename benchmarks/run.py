@@ -305,10 +305,13 @@ class Server:
             self.process.wait()
 
 
+LIBRARY = [str(ROOT)]  # where the asyncmtom package is imported from (--library)
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
-    # Benchmark this checkout, installed or not.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Benchmark this checkout (or --library), installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [LIBRARY[0], env.get("PYTHONPATH")]))
     return env
 
 
@@ -731,7 +734,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description="asyncmtom benchmark: one interleaved run, one table, the targets checked."
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes and 3 repetitions (about a minute)"
+        "--quick",
+        action="store_true",
+        help="256 MiB rows, 1 GiB for the memory row, zeep at 16 MiB only, 3 repetitions",
     )
     parser.add_argument("--reps", type=int, help="repetitions per row (default 5, quick 3)")
     parser.add_argument("--size-mib", type=int, help="attachment size of the main rows (1024)")
@@ -770,9 +775,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="FILE", help="write every run's figures to FILE")
     parser.add_argument("--markdown", metavar="FILE", help="write the table as Markdown to FILE")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument(
+        "--library",
+        metavar="DIR",
+        help="import asyncmtom from DIR (a directory holding the package, another checkout) "
+        "instead of this checkout, to compare versions",
+    )
     args = parser.parse_args(argv)
     args.reps = args.reps or (3 if args.quick else 5)
-    args.size_mib = args.size_mib or (64 if args.quick else 1024)
+    args.size_mib = args.size_mib or (256 if args.quick else 1024)
     args.big_mib = args.big_mib or (1024 if args.quick else 4096)
     if args.zeep_mib is None:
         args.zeep_mib = [16] if args.quick else [16, 64, 256]
@@ -795,6 +806,8 @@ def asyncmtom_importable() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.library:
+        LIBRARY[0] = str(Path(args.library).resolve())
     missing = asyncmtom_importable()
     reader, reader_note = reader_cases(args, missing is None)
     cases = plan(args, missing is None, reader)
@@ -829,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
         f"asyncmtom benchmark: {args.reps} repetitions, interleaved, median shown; "
         f"{args.chunk // 1024} KiB chunks; {minutes:.1f} min",
         f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['os']}",
-        f"versions: {info['versions']}",
+        f"versions: {info['versions']}"
+        + (f" (asyncmtom from --library {args.library})" if args.library else ""),
         f"load average before {load_before}, after {load()}",
         "wall: sender's timed region; MB/s: payload MB (1e6) per second; x raw: MB/s over the raw",
         "socket's MB/s in the same repetition; CPU: sender process CPU in the timed region;",

@@ -46,18 +46,21 @@ class Context:
     wall: float = 0.0
     cpu: float = 0.0
     rss_before_kib: int = 0
+    minor_faults: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
     def timed(self) -> Iterator[None]:
-        self.rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.rss_before_kib = usage.ru_maxrss
         cpu0 = usage.ru_utime + usage.ru_stime
+        faults0 = usage.ru_minflt
         t0 = time.perf_counter()
         yield
         self.wall = time.perf_counter() - t0
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self.cpu = usage.ru_utime + usage.ru_stime - cpu0
+        self.minor_faults = usage.ru_minflt - faults0
 
 
 # -- the payload -------------------------------------------------------------------------
@@ -511,6 +514,7 @@ def main(argv: list[str] | None = None) -> None:
         "cpu": ctx.cpu,
         "maxrss_kib": usage.ru_maxrss,
         "rss_before_kib": ctx.rss_before_kib,
+        "minor_faults": ctx.minor_faults,
         **ctx.extra,
     }
     sys.stdout.write(json.dumps(result) + "\n")
