@@ -191,3 +191,33 @@ async def test_aiohttp_multipart_writer_related() -> None:
         assert await message.attachments["d@aiohttp"].read() == data
         resolved = await message.resolve()
     assert b"xop:Include" not in resolved and resolved.startswith(root[:60])
+
+
+@pytest.mark.anyio
+async def test_writer_body_iterator_is_the_source(tmp_path: Path) -> None:
+    """XmlWriter.body() straight into read_mtom; then the same body from a file."""
+    value = os.urandom(2 * MiB + 1)
+
+    def make_writer() -> XmlWriter:
+        return XmlWriter(MtomEncoding(soap=SOAP12, boundary="fixed-boundary", start_id="r@x"))
+
+    async def fill(writer: XmlWriter) -> None:
+        with writer.element("Envelope", SOAP12.namespace, "s"):
+            with writer.element("Body", SOAP12.namespace, "s"):
+                with writer.element("data", "urn:example", "ex"):
+                    await writer.write_bytes(value)
+
+    writer = make_writer()
+    await fill(writer)
+    async with read_mtom(writer.content_type, writer.body()) as message:
+        (attachment,) = message.attachments.values()
+        assert await attachment.read() == value
+
+    writer = make_writer()
+    await fill(writer)
+    saved = anyio.Path(tmp_path / "body.bin")
+    await saved.write_bytes(b"".join([chunk async for chunk in writer.body()]))
+    async with await anyio.open_file(saved, "rb") as file:  # its read(n), not its lines
+        async with read_mtom(writer.content_type, file) as message:
+            (attachment,) = message.attachments.values()
+            assert await attachment.read() == value
