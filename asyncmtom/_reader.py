@@ -142,6 +142,7 @@ class _Source:
 
     def __init__(self, source: ByteSource) -> None:
         self._bytes: bytes | None = None
+        self._offset = 0
         self._stream: anyio.abc.ByteReceiveStream | None = None
         self._readable: AsyncReadable | None = None
         self._iterator: AsyncIterator[BytesLike] | None = None
@@ -165,7 +166,14 @@ class _Source:
             return b""
         chunk: BytesLike = b""
         if self._bytes is not None:
-            chunk, self._bytes = self._bytes, None
+            # Fed in slices: the parser copies what it hands out of a chunk
+            # that holds a delimiter, so one huge chunk would be held twice.
+            body, start = self._bytes, self._offset
+            if start == 0 and len(body) <= RECEIVE_SIZE:
+                chunk = body
+            else:
+                chunk = body[start : start + RECEIVE_SIZE]
+            self._offset += len(chunk)
         elif self._stream is not None:
             try:
                 chunk = await self._stream.receive(RECEIVE_SIZE)

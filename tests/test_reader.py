@@ -1079,3 +1079,18 @@ async def test_stream_unusable_after_an_error() -> None:
             await part.read()
         with pytest.raises(MtomError, match="failed earlier"):
             await anext(parts)
+
+
+async def test_bytes_source_is_not_held_twice(tmp_path: Path) -> None:
+    """A body given as one bytes object is fed in slices: no copy of a whole part."""
+    import tracemalloc
+
+    body = simple_message(os.urandom(24 * MiB))
+    tracemalloc.start()
+    try:
+        async with read_mtom(content_type(), body, spool_dir=tmp_path) as message:
+            assert message.attachments["data@x"].size == 24 * MiB
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * MiB
