@@ -1,0 +1,1 @@
+"""Hardening support: shared strategies and settings, the long fuzz driver, regression inputs."""
