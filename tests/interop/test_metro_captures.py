@@ -98,3 +98,30 @@ async def test_metro_messages_live(metro, java_build, tmp_path: Path) -> None:
             assert [line.split()[1:] for line in entry["client_printed"]] == [
                 [str(v["size"]), v["sha256"]] for v in entry["request"]["values"]
             ]
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_stored_metro_message_cli(message: dict, tmp_path: Path) -> None:
+    """``python -m asyncmtom inspect`` and ``unpack`` read Metro's recordings."""
+    import subprocess
+    import sys
+
+    path = DATA / message["file"]
+    run = [sys.executable, "-m", "asyncmtom"]
+    inspect = subprocess.run(
+        [*run, "inspect", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert inspect.returncode == 0, inspect.stderr
+    assert f"XOP references: {len(message['values'])}" in inspect.stdout
+    out = tmp_path / "unpacked"
+    unpack = subprocess.run(
+        [*run, "unpack", str(path), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unpack.returncode == 0, unpack.stderr
+    parts = sorted(out.glob("part-*"), key=lambda p: int(p.stem.split("-")[1]))
+    got = [(p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for p in parts]
+    assert got == expected(message["values"])
