@@ -286,7 +286,7 @@ async def test_upload_1gib(metro, interop_report, tmp_path: Path, soap: str, sou
             f"upload 1 GiB soap{soap} {source}",
             f"server RSS before {rss / MiB:.0f} MiB, VmHWM {server_peak / MiB:.0f} MiB; "
             f"client VmHWM {client_peak / MiB:.0f} MiB "
-            f"(+{(client_peak - before) / MiB:.0f}), {sent.seconds:.1f} s",
+            f"({(client_peak - before) / MiB:+.0f}), {sent.seconds:.1f} s",
         )
         # Neither side can have held the gigabyte: each peak stays far below it.
         assert server_peak < 512 * MiB
