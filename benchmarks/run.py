@@ -124,6 +124,16 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
                             net,
                         )
                     )
+        for client in ("httpx", "aiohttp"):
+            cases.append(
+                Case(
+                    f"am-push-{client}-cl-1mib",
+                    f"asyncmtom-push-{client}-cl-1mib",
+                    size,
+                    f"asyncmtom push_bytes, {client}, C-L, body re-chunked to 1 MiB",
+                    net,
+                )
+            )
         if args.trio:
             cases.append(
                 Case(
