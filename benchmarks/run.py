@@ -611,8 +611,11 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
             out.append(Target(name, "not measured", None))
         else:
             name = f"a {human_size(big)} attachment adds < 16 MiB of peak RSS over a 1 MiB one"
-            note = "" if big >= 4 << 30 else " (the issue asks for 4 GiB: run without --quick)"
-            out.append(Target(name, f"{value:+.1f} MiB{note}", value < 16))
+            if big >= 4 << 30:
+                out.append(Target(name, f"{value:+.1f} MiB", value < 16))
+            else:  # too small to judge the target; the figure is still shown
+                note = " (not judged: the target is for 4 GiB, run without --quick)"
+                out.append(Target(name, f"{value:+.1f} MiB{note}", None))
     else:
         out.append(Target(name, "not measured", None))
 
@@ -631,14 +634,12 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
         if wall is None or rss is None:
             out.append(Target(name, "not measured", None))
         else:
-            note = "" if top.size >= 256 * MIB else " (the issue asks for 256 MiB)"
-            out.append(
-                Target(
-                    name,
-                    f"{wall:.1f}x less wall time, {rss:.1f}x less peak RSS{note}",
-                    wall >= 20 and rss >= 40,
-                )
-            )
+            figure = f"{wall:.1f}x less wall time, {rss:.1f}x less peak RSS"
+            if top.size >= 256 * MIB:
+                out.append(Target(name, figure, wall >= 20 and rss >= 40))
+            else:  # too small to judge: zeep's costs grow with the size
+                note = " (not judged: the target is for 256 MiB, run without --quick)"
+                out.append(Target(name, figure + note, None))
     else:
         out.append(Target(name, "not measured", None))
 
@@ -695,7 +696,7 @@ def reader_targets(cases: list[Case], results: Results) -> list[Target]:
 def targets_text(found: list[Target]) -> str:
     lines = []
     for target in found:
-        verdict = {True: "met", False: "NOT MET", None: "not measured"}[target.met]
+        verdict = {True: "met", False: "NOT MET", None: "not judged"}[target.met]
         lines.append(f"[{verdict}] {target.name}: {target.figure}")
     return "\n".join(lines)
 
