@@ -25,7 +25,7 @@ import os
 import random
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 KiB = 1024
@@ -40,6 +40,8 @@ def fuzz_settings(ci_examples: int, *, long_share: float = 1.0) -> settings:
     """Hypothesis settings: *ci_examples* in CI, ``FUZZ_EXAMPLES * long_share`` in the long run."""
     common = {
         "deadline": None,
+        # The explain phase reruns each failure hundreds of times: too slow for async runs.
+        "phases": [p for p in Phase if p is not Phase.explain],
         "suppress_health_check": list(HealthCheck),
         "print_blob": True,
     }
