@@ -33,6 +33,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def interop(session: nox.Session) -> None:
     """Real peers only, the opt-in large sizes included."""
+    session.run("bash", "tests/interop/install-peers.sh", external=True)
     session.install("-e", ".[test]")
     session.run("pytest", "tests/interop", "--run-slow", *session.posargs)
 
@@ -49,3 +50,9 @@ def demo(session: nox.Session) -> None:
     """The README demo: an MTOM upload to an embedded local endpoint."""
     session.install("-e", ".[httpx]")
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def packaging(session: nox.Session) -> None:
+    """sdist and wheel build, twine check, smoke test of the installed wheel."""
+    session.run("bash", "tests/packaging_check.sh", external=True)

@@ -18,6 +18,16 @@ from ._errors import (
     PartSizeError,
     WriterStateError,
 )
+from ._reader import (
+    AsyncReadable,
+    Attachment,
+    ByteSource,
+    MtomMessage,
+    MtomStream,
+    StreamedPart,
+    iter_mtom,
+    read_mtom,
+)
 from ._writer import ByteSink, WriteFunction, XmlWriter
 from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE
 
@@ -25,6 +35,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SOAP11",
+    "AsyncReadable",
+    "Attachment",
+    "ByteSource",
+    "MtomMessage",
+    "MtomStream",
+    "StreamedPart",
+    "iter_mtom",
+    "read_mtom",
     "SOAP12",
     "XMIME_NAMESPACE",
     "XOP_NAMESPACE",

@@ -19,7 +19,10 @@ abandoned generator) throws ``GeneratorExit`` into the callback so that its
 Buffering is bounded: chunks smaller than ``pass_through_size`` are copied
 into one small buffer together with the MIME framing and handed on when it
 reaches ``coalesce_size``; larger ``bytes`` chunks are handed on as they are,
-never copied.  At most one caller chunk plus one coalescing buffer is held.
+never copied.  A ``write_bytes`` value of more than four ``read_size`` is the
+exception: it is handed on in ``read_size`` slices, because HTTP clients copy
+each chunk whole on its way to the socket and a 1 GiB chunk would cost 1 GiB.
+At most one caller chunk plus one coalescing buffer is held.
 
 Failure aborts: an exception from a callback or source propagates unchanged
 (with a note naming the part's Content-ID), a declared size that is not met
@@ -269,7 +272,15 @@ async def iter_body(
                             if out:
                                 yield bytes(out)
                                 del out[:]
-                            yield piece
+                            if len(piece) <= 4 * read_size:
+                                yield piece
+                            else:
+                                # One huge chunk would be copied whole on its way to the
+                                # socket (h11 joins framing, the transport buffers the
+                                # unsent rest): slices keep that copy small.
+                                view = memoryview(piece)
+                                for start in range(0, len(piece), read_size):
+                                    yield bytes(view[start : start + read_size])
                     elif type(piece) is PushPiece:
                         write = _PushWrite(part.content_id)
                         awaitable = piece.callback(write, *piece.args)

@@ -648,13 +648,7 @@ def _is_space(event: _Event) -> bool:
 
 def _declare(writer: XmlWriter, prefix: str, namespace: str) -> None:
     """Keep a declaration where it was written, even if no name uses it (QName values)."""
-    serializer = writer._serializer
-    uri = namespace or None
-    if prefix == "xml" or serializer._bindings.get(prefix) == uri or (prefix and uri is None):
-        return
-    if prefix:
-        serializer._check_prefix(prefix, uri)
-    serializer._bind(serializer.current, prefix, uri)
+    writer.namespace(prefix or None, namespace or None)
 
 
 async def build_message(xml: bytes, base: Path, action: str | None) -> tuple[XmlWriter, int]:

@@ -118,7 +118,8 @@ DEFAULT_PART_CONTENT_TYPE = "application/octet-stream"
 class AsyncReadable(Protocol):
     """Anything with ``async read(n)`` returning ``b""`` at the end."""
 
-    async def read(self, n: int = -1, /) -> bytes: ...
+    async def read(self, n: int = -1, /) -> bytes:
+        """Return up to *n* bytes, or ``b""`` at the end of the stream."""
 
 
 BytesLike = bytes | bytearray | memoryview

@@ -63,7 +63,7 @@ from ._encoding import (
 )
 from ._errors import MtomFormatError, PartSizeError, WriterStateError
 from ._mime import MultipartFraming, check_media_type, make_boundary
-from ._xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars
+from ._xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
 
 __all__ = ["ByteSink", "WriteFunction", "XmlWriter"]
 
@@ -78,7 +78,8 @@ _PENDING, _INLINE, _PART = 0, 1, 2
 class ByteSink(Protocol):
     """Anything with ``async send(bytes)``: an ``anyio.abc.ByteSendStream`` for one."""
 
-    async def send(self, item: bytes, /) -> None: ...
+    async def send(self, item: bytes, /) -> None:
+        """Hand on one chunk of the body."""
 
 
 class _Binary:
@@ -297,6 +298,20 @@ class XmlWriter:
         self._serializer.attribute(name, text, namespace, prefix)
         if (namespace or None) == XMIME_NAMESPACE and name == "contentType":
             self._serializer.current.xmime_content_type = text
+
+    def namespace(self, prefix: str | None, namespace: str | None) -> None:
+        """Declare *prefix* (None: the default namespace) on the element just started.
+
+        Like ``WsWriteXmlnsAttribute``: written only where the binding is not
+        already in scope.  Element and attribute names declare what they use by
+        themselves; this is for prefixes that only values use
+        (``xsi:type="t:Name"``).  ``namespace=None`` with no prefix undeclares
+        the default namespace.
+        """
+        self._check_writable()
+        if prefix is not None:
+            check_ncname(prefix, "prefix")
+        self._serializer.declare(prefix or "", namespace)
 
     def text(self, value: str) -> None:
         """Write character data (escaped)."""

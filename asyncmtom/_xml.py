@@ -212,6 +212,23 @@ class XmlSerializer:
             if prefix not in self._bindings and prefix not in frame.declared:
                 return prefix
 
+    def declare(self, prefix: str, namespace: str | None) -> None:
+        """Declare *prefix* (``""``: the default namespace) on the open start tag.
+
+        Nothing is written where the binding is already in scope.  Needed for
+        prefixes that only QName values use (``xsi:type="t:Name"``).
+        """
+        if not self._stack or not self._tag_open:
+            raise WriterStateError("a namespace declaration must come directly after its start tag")
+        if namespace is not None:
+            check_chars(namespace, "namespace")
+        namespace = namespace or None
+        if prefix:
+            self._check_prefix(prefix, namespace)
+        if prefix == "xml" or self._bindings.get(prefix) == namespace:
+            return
+        self._bind(self._stack[-1], prefix, namespace)
+
     # -- structure ---------------------------------------------------------
 
     def start_element(self, name: str, namespace: str | None, prefix: str | None) -> ElementFrame:

@@ -285,14 +285,7 @@ def _declare(writer: XmlWriter, prefix: str | None, namespace: str | None) -> No
     """Declare *prefix* on the element just started, if it is not already in scope."""
     # XmlWriter declares namespaces only where names use them; a prefix that
     # only QName values use (xsi:type="ns1:T") needs its declaration kept too.
-    serializer = writer._serializer
-    key = prefix or ""
-    uri = namespace or None  # xmlns="" undeclares the default namespace
-    if key == "xml" or serializer._bindings.get(key) == uri or (key and uri is None):
-        return
-    if key:
-        serializer._check_prefix(key, namespace)
-    serializer._bind(serializer.current, key, uri)
+    writer.namespace(prefix or None, namespace or None)
 
 
 def _check_no_token(value: str, where: str) -> None:

@@ -298,11 +298,6 @@ async def test_upload_1gib(metro, interop_report, tmp_path: Path, soap: str, sou
 
 @ASYNCIO
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="body() yields a write_bytes value as one chunk; h11 joins it into a new bytes "
-    "and asyncio's transport copies the unsent rest into its buffer: 2 extra copies",
-)
 async def test_write_bytes_64mib_is_not_copied_on_the_way(metro, tmp_path: Path) -> None:
     """Sending a 64 MiB ``bytes`` given to write_bytes costs the client no copy of it.
 
