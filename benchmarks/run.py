@@ -803,9 +803,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def asyncmtom_importable() -> str | None:
+def importable(code: str) -> str | None:
+    """None if ``code`` runs in a child process, else the last line of its error."""
     probe = subprocess.run(
-        [sys.executable, "-c", "import asyncmtom; asyncmtom.XmlWriter; asyncmtom.MtomEncoding"],
+        [sys.executable, "-c", code],
         capture_output=True,
         env=child_env(),
         check=False,
@@ -819,7 +820,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.library:
         LIBRARY[0] = str(Path(args.library).resolve())
-    missing = asyncmtom_importable()
+    missing = importable("import asyncmtom; asyncmtom.XmlWriter; asyncmtom.MtomEncoding")
+    no_trio = importable("import trio") if args.trio else None
+    if no_trio is not None:
+        args.trio = False
     reader, reader_note = reader_cases(args, missing is None)
     cases = plan(args, missing is None, reader)
     if args.only:
@@ -864,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     if missing is not None:
         notes.append(f"asyncmtom rows left out: the package cannot be imported ({missing})")
+    if no_trio is not None:
+        notes.append(f"trio rows left out: trio cannot be imported ({no_trio})")
     if reader_note:
         notes.append(reader_note)
     for key, failure in results.failures.items():
