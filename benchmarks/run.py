@@ -614,7 +614,7 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
             if big >= 4 << 30:
                 out.append(Target(name, f"{value:+.1f} MiB", value < 16))
             else:  # too small to judge the target; the figure is still shown
-                note = " (not judged: the target is for 4 GiB, run without --quick)"
+                note = " (not judged: the target is for 4 GiB, as in a run at the default sizes)"
                 out.append(Target(name, f"{value:+.1f} MiB{note}", None))
     else:
         out.append(Target(name, "not measured", None))
@@ -638,7 +638,7 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
             if top.size >= 256 * MIB:
                 out.append(Target(name, figure, wall >= 20 and rss >= 40))
             else:  # too small to judge: zeep's costs grow with the size
-                note = " (not judged: the target is for 256 MiB, run without --quick)"
+                note = " (not judged: the target is for 256 MiB, as in a run at the default sizes)"
                 out.append(Target(name, figure + note, None))
     else:
         out.append(Target(name, "not measured", None))
