@@ -195,12 +195,13 @@ class _Forward:
 class _PushWrite:
     """The ``write`` function handed to a deferred push callback."""
 
-    __slots__ = ("active", "content_id", "returned")
+    __slots__ = ("active", "content_id", "returned", "unawaited")
 
     def __init__(self, content_id: str) -> None:
         self.content_id = content_id
         self.active = False
         self.returned = False
+        self.unawaited = 0  # write() calls whose chunk the driver has not received
 
     def __call__(self, chunk: BytesLike) -> Awaitable[None]:
         if self.returned:
@@ -211,7 +212,9 @@ class _PushWrite:
             raise WriterStateError(
                 "write() must be awaited by the push callback itself, not from another task"
             )
-        return _ChunkSignal(as_chunk(chunk))
+        signal = _ChunkSignal(as_chunk(chunk))
+        self.unawaited += 1
+        return signal
 
 
 def _note(exc: BaseException, content_id: str) -> None:
@@ -310,6 +313,7 @@ async def iter_body(
                                     if gone is not None:
                                         throw = gone  # the consumer is gone
                                         continue
+                                    write.unawaited -= 1
                                     data = signal.data
                                     written += len(data)
                                     status.part_written = written
@@ -343,6 +347,11 @@ async def iter_body(
                             raise gone
                         if size_error is not None:
                             raise size_error
+                        if write.unawaited:
+                            raise WriterStateError(
+                                "the push callback called write() without awaiting it: "
+                                "its chunk was lost"
+                            )
                     else:
                         assert type(piece) is PullPiece
                         chunks = PullChunks(piece.source, read_size)

@@ -98,17 +98,23 @@ class _Binary:
 class _InlineWrite:
     """The ``write`` handed to a callback that runs at once (inline content)."""
 
-    __slots__ = ("count", "emit", "limit", "returned")
+    __slots__ = ("count", "emit", "limit", "returned", "unawaited")
 
     def __init__(self, emit: Callable[[bytes | memoryview], Awaitable[None]], limit: int | None):
         self.emit = emit
         self.limit = limit
         self.count = 0
         self.returned = False
+        self.unawaited = 0  # write() calls whose awaitable has not run: their chunk is lost
 
-    async def __call__(self, chunk: BytesLike) -> None:
+    def __call__(self, chunk: BytesLike) -> Awaitable[None]:
         if self.returned:
             raise WriterStateError("write() called after the push callback returned")
+        self.unawaited += 1
+        return self._write(chunk)
+
+    async def _write(self, chunk: BytesLike) -> None:
+        self.unawaited -= 1
         data = as_chunk(chunk)
         self.count += len(data)
         if self.limit is not None and self.count > self.limit:
@@ -367,6 +373,10 @@ class XmlWriter:
                 await callback(write, *args)
             finally:
                 write.returned = True
+            if write.unawaited:
+                raise WriterStateError(
+                    "the push callback called write() without awaiting it: its chunk was lost"
+                )
             if size is not None and write.count != size:
                 raise PartSizeError(
                     f"binary content was declared as {size} bytes but the source wrote "
@@ -450,12 +460,16 @@ class XmlWriter:
         encoding = self.encoding
 
         if isinstance(encoding, MtomEncoding) and binary.mode == _PART:
+            assert binary.part is not None
+            if content_type is not None and binary.part.content_type != content_type:
+                assert self._framing is not None  # the part took a default type: replace it
+                binary.part.content_type = content_type
+                binary.part.head = self._framing.part_head(binary.part.content_id, content_type)
             if inline:
                 raise WriterStateError(
                     f"the binary content of <{frame.local_name}> is already a part; "
                     "inline=True cannot apply to it"
                 )
-            assert binary.part is not None
             binary.part.add(piece, size)
             return
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from xml.parsers import expat
 
 from ._errors import InvalidXmlError, WriterStateError
 
@@ -67,11 +68,25 @@ _ATTR_ESCAPES = {**_TEXT_ESCAPES, '"': "&quot;", "\t": "&#9;", "\n": "&#10;"}
 
 @lru_cache(maxsize=1024)
 def check_ncname(name: str, what: str = "name") -> str:
-    """Return *name* if it is an XML NCName, else raise `InvalidXmlError`."""
+    """Return *name* if it is an XML NCName, else raise `InvalidXmlError`.
+
+    Fifth-edition XML 1.0 allows more name characters than the fourth edition
+    that expat (and with it most peers' parsers) implements; a name that a
+    fourth-edition parser refuses is refused here too, so that what is written
+    can be read everywhere.
+    """
     if not isinstance(name, str):
         raise InvalidXmlError(f"{what} must be a str, not {type(name).__name__}")
     if _NCNAME.fullmatch(name) is None:
         raise InvalidXmlError(f"{what} {name!r} is not a valid XML NCName")
+    if not name.isascii():
+        try:
+            expat.ParserCreate().Parse(f"<{name}/>".encode(), True)
+        except expat.ExpatError:
+            raise InvalidXmlError(
+                f"{what} {name!r} uses name characters that XML 1.0 (fourth edition) "
+                "parsers such as expat refuse"
+            ) from None
     return name
 
 
@@ -121,6 +136,7 @@ class ElementFrame:
         "namespace",
         "qname",
         "restore",
+        "used",
         "xmime_content_type",
     )
 
@@ -132,6 +148,9 @@ class ElementFrame:
         self.restore: list[tuple[str, str | None]] = []
         self.declared: dict[str, str | None] = {}
         self.attributes: set[tuple[str | None, str]] = set()
+        # prefixes the start tag's own names use ("" for the default namespace):
+        # none of them may be bound to another namespace on the same tag.
+        self.used: dict[str, str | None] = {}
         self.binary: object = None
         self.xmime_content_type: str | None = None
 
@@ -175,6 +194,12 @@ class XmlSerializer:
 
     def _bind(self, frame: ElementFrame, prefix: str, namespace: str | None) -> None:
         """Declare *prefix* (``""`` is the default namespace) on *frame*'s start tag."""
+        if prefix in frame.used and frame.used[prefix] != namespace:
+            shown = f"prefix {prefix!r}" if prefix else "the default namespace"
+            raise InvalidXmlError(
+                f"{shown} already names {frame.used[prefix]!r} on this start tag "
+                f"and cannot be bound to {namespace!r} there"
+            )
         if prefix in frame.declared:
             if frame.declared[prefix] != namespace:
                 shown = f"prefix {prefix!r}" if prefix else "the default namespace"
@@ -258,8 +283,11 @@ class XmlSerializer:
         if prefix is not None:
             if prefix != "xml" and self._bindings.get(prefix) != namespace:
                 self._bind(frame, prefix, namespace)
-        elif self._bindings.get("") != namespace:
-            self._bind(frame, "", namespace)
+            frame.used[prefix] = namespace
+        else:
+            if self._bindings.get("") != namespace:
+                self._bind(frame, "", namespace)
+            frame.used[""] = namespace
         return frame
 
     def attribute(
@@ -280,6 +308,7 @@ class XmlSerializer:
             self._check_prefix(prefix, namespace)
             if prefix != "xml" and self._bindings.get(prefix) != namespace:
                 self._bind(frame, prefix, namespace)
+            frame.used[prefix] = namespace
             qname = f"{prefix}:{name}".encode()
         else:
             qname = name.encode("utf-8")

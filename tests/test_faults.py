@@ -553,11 +553,6 @@ async def test_write_from_another_task(anyio_backend: str) -> None:
     assert CLOSING not in received
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write() that is never awaited loses its chunk and the message still ends "
-    "with the closing delimiter (no error, and no warning for deferred callbacks)",
-)
 @pytest.mark.filterwarnings("ignore:coroutine:RuntimeWarning")
 @pytest.mark.parametrize("text", [False, True], ids=["deferred", "at-once"])
 async def test_write_that_is_never_awaited(anyio_backend: str, text: bool) -> None:

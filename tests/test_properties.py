@@ -744,15 +744,12 @@ def test_name_alphabet_is_accepted_by_the_writer_and_expat() -> None:
             ET.fromstring(f"<{name}/>")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the writer accepts XML 1.0 fifth-edition names (U+0370..U+1FFF, U+2070.., "
-    "astral planes) that expat, and with it asyncmtom's own resolve() and many peers, "
-    "refuse as not well-formed",
-)
 async def test_names_beyond_expat_tables() -> None:
     writer = XmlWriter(MtomEncoding(soap=None))
-    writer.start_element("\u2070x", "urn:a")
+    try:
+        writer.start_element("\u2070x", "urn:a")
+    except InvalidXmlError:
+        return  # refused, as a fourth-edition parser would: fine
     await writer.write_bytes(b"z" * 1000)
     writer.end_element()
     body = b"".join([chunk async for chunk in writer.body()])
@@ -760,11 +757,6 @@ async def test_names_beyond_expat_tables() -> None:
     resolve_xop(decoded.root, decoded.parts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attribute(..., prefix=p) with another namespace redeclares p on an element "
-    "whose own name uses p, moving the element into the attribute's namespace",
-)
 async def test_attribute_prefix_cannot_rebind_the_element(anyio_backend: str) -> None:
     writer = XmlWriter(TextEncoding(soap=None))
     writer.start_element("r", "urn:1", "p")
@@ -781,11 +773,6 @@ async def test_attribute_prefix_cannot_rebind_the_element(anyio_backend: str) ->
     assert child.get("{urn:2}a") == "v"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a content_type given on a later binary call, once the part exists with the "
-    "default type, is silently dropped",
-)
 async def test_content_type_on_a_later_call_is_not_dropped(anyio_backend: str) -> None:
     writer = XmlWriter(MtomEncoding(soap=None))
     writer.start_element("r", "urn:a")
@@ -801,11 +788,6 @@ async def test_content_type_on_a_later_call_is_not_dropped(anyio_backend: str) -
     assert content_type == "image/png"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a prefix that an earlier attribute of the same start tag took from an ancestor's "
-    "declaration is redeclared for a later attribute, moving the earlier one",
-)
 async def test_attribute_prefix_cannot_rebind_an_earlier_attribute(anyio_backend: str) -> None:
     writer = XmlWriter(TextEncoding(soap=None))
     writer.start_element("r", "urn:1")
@@ -849,11 +831,6 @@ def prefix_trees(draw: st.DrawFn, depth: int = 0) -> Elem:
     return elem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prefixes used on a start tag can be redeclared later on the same tag "
-    "(see the two regression tests above)",
-)
 @given(doc=prefix_trees())
 @fuzz_settings(150, long_share=0.5)
 def test_prefixes_keep_their_meaning(doc: Elem) -> None:
