@@ -77,7 +77,7 @@ from ._related_parser import (
     parse_media_type,
     strip_angle_brackets,
 )
-from ._xop_resolve import find_includes, inserted_text_codec, plan_splices
+from ._xop_resolve import Include, find_includes, inserted_text_codec, plan_splices
 
 __all__ = [
     "Attachment",
@@ -705,6 +705,10 @@ class Attachment:
         self._data = None
 
 
+def _base64_size(size: int) -> int:
+    return (size + 2) // 3 * 4
+
+
 def _move_into_place(source: str, target: Path) -> None:
     os.replace(source, target)
     # mkstemp made the file private (0600); a saved file gets the mode any
@@ -796,6 +800,7 @@ class MtomMessage:
         self.is_multipart = False
         self._attachments: dict[str, Attachment] = {}
         self.attachments: Mapping[str, Attachment] = MappingProxyType(self._attachments)
+        self._max_resolved_size: int | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -823,8 +828,9 @@ class MtomMessage:
 
         Raises `MtomFormatError` for an href that is not ``cid:``, names no
         part, an Include with content, a DOCTYPE or entity in the root, or XML
-        that is not well-formed.  The result holds every attachment in memory
-        (as base64); `iter_resolved` streams it instead.
+        that is not well-formed; `MtomLimitError` when the result would be
+        larger than ``max_resolved_size``.  The result holds every attachment
+        in memory (as base64); `iter_resolved` streams it instead.
         """
         return b"".join([chunk async for chunk in self.iter_resolved()])
 
@@ -849,6 +855,7 @@ class MtomMessage:
                 )
             targets[include.content_id] = attachment
         codec = inserted_text_codec(self.root)
+        self._check_resolved_size(includes, targets, codec)
         for piece in pieces:
             if isinstance(piece, memoryview):
                 yield bytes(piece)
@@ -861,6 +868,25 @@ class MtomMessage:
             text = encoder.finish()
             if text:
                 yield text.decode("ascii").encode(codec) if codec else text
+
+    def _check_resolved_size(
+        self, includes: list[Include], targets: dict[str, Attachment], codec: str | None
+    ) -> None:
+        """Refuse, before any output, a document larger than ``max_resolved_size``."""
+        width = 2 if codec else 1  # UTF-16 spends two bytes per base64 character
+        size = len(self.root)
+        for include in includes:
+            size += width * _base64_size(targets[include.content_id].size)
+            size -= include.end - include.start
+        limit = self._max_resolved_size
+        if limit is None:
+            every_part = sum(_base64_size(a.size) for a in self._attachments.values())
+            limit = len(self.root) + 2 * width * every_part
+        if size > limit:
+            raise MtomLimitError(
+                f"resolved document would be {size} bytes, more than max_resolved_size "
+                f"({limit} bytes): the Includes name the same parts over and over"
+            )
 
     def _close(self) -> None:
         self._closed = True
@@ -878,8 +904,10 @@ class _Reading:
         limits: _Limits,
         spool_threshold: int,
         spool_dir: str | os.PathLike[str] | None,
+        max_resolved_size: int | None,
     ) -> None:
         self._content_type = content_type
+        self._max_resolved_size = max_resolved_size
         self._source = _Source(source)
         self._limits = limits
         self._spool_threshold = spool_threshold
@@ -890,6 +918,7 @@ class _Reading:
         if self._message is not None:
             raise MtomError("read_mtom(...) can be entered once")
         message = self._message = MtomMessage(self._content_type)
+        message._max_resolved_size = self._max_resolved_size
         sink: _AttachmentSink | None = None
         try:
             stream = MtomStream(self._content_type, self._source, self._limits)
@@ -962,6 +991,12 @@ def read_mtom(
     # Where spooled parts go (the system's temporary directory by default).
     # On the same filesystem as save() targets, save() moves, never copies.
     spool_dir: str | os.PathLike[str] | None = None,
+    # Bytes resolve() and iter_resolved() may produce.  Two Includes may name
+    # the same part, so the output is not bounded by the message: a part of
+    # 64 KiB named by 20 000 Includes would resolve to 1.7 GB.  None: the
+    # root's size plus twice the base64 of all attachments together (every
+    # part can be named twice over).  Checked before any output.
+    max_resolved_size: int | None = None,
 ) -> AbstractAsyncContextManager[MtomMessage]:
     """Read a whole MTOM message; an async context manager yielding an `MtomMessage`.
 
@@ -979,7 +1014,13 @@ def read_mtom(
     )
     if not isinstance(spool_threshold, int) or spool_threshold < 0:
         raise ValueError(f"spool_threshold must be a non-negative integer, not {spool_threshold!r}")
-    return _Reading(content_type, source, limits, spool_threshold, spool_dir)
+    if max_resolved_size is not None and (
+        not isinstance(max_resolved_size, int) or max_resolved_size < 0
+    ):
+        raise ValueError(
+            f"max_resolved_size must be None or an integer >= 0, not {max_resolved_size!r}"
+        )
+    return _Reading(content_type, source, limits, spool_threshold, spool_dir, max_resolved_size)
 
 
 class _Streaming:

@@ -1094,3 +1094,37 @@ async def test_bytes_source_is_not_held_twice(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 6 * MiB
+
+
+async def test_include_amplification_refused_before_any_output() -> None:
+    """One 64 KiB part named by 2000 Includes: 170 MB of output from a 200 KB message."""
+    data = os.urandom(64 * KiB)
+    root = envelope(*[include("cid:data@x")] * 2000)
+    body = build([(ROOT_HEADERS, root), (part_headers("data@x"), data)])
+    async with read_mtom(content_type(), body) as message:
+        with pytest.raises(MtomLimitError, match="max_resolved_size"):
+            await message.resolve()
+        produced = []
+        with pytest.raises(MtomLimitError, match="max_resolved_size"):
+            async for chunk in message.iter_resolved():
+                produced.append(chunk)  # pragma: no cover - refused before the first
+        assert produced == []
+    async with read_mtom(content_type(), body, max_resolved_size=200 * MiB) as message:
+        resolved = await message.resolve()
+        assert resolved.count(base64.b64encode(data)) == 2000
+
+
+async def test_resolved_size_default_allows_naming_parts_twice() -> None:
+    big, small = os.urandom(100_000), os.urandom(10)
+    root = envelope(include("cid:big@x"), include("cid:big@x"), *[include("cid:small@x")] * 50)
+    body = build(
+        [(ROOT_HEADERS, root), (part_headers("big@x"), big), (part_headers("small@x"), small)]
+    )
+    async with read_mtom(content_type(), body) as message:
+        resolved = await message.resolve()
+    assert resolved.count(base64.b64encode(big)) == 2
+    async with read_mtom(content_type(), body, max_resolved_size=len(resolved) - 1) as message:
+        with pytest.raises(MtomLimitError):
+            await message.resolve()
+    async with read_mtom(content_type(), body, max_resolved_size=len(resolved)) as message:
+        assert await message.resolve() == resolved
