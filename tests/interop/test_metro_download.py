@@ -97,7 +97,7 @@ async def test_download_mtom(metro, tmp_path: Path, soap: str, size: int) -> Non
     """An MTOM request (root part only) gets an MTOM response from Metro.
 
     Sizes 11 and 14 end the part with LF and CR: the reader keeps them (zeep
-    strips them, see test_zeep.py).
+    strips them, see test_zeep_peer.py).
     """
     digest, n, multipart, _ = await download(metro, soap, size, tmp=tmp_path)
     assert multipart
