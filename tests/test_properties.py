@@ -509,7 +509,10 @@ async def produce(
     if boundary and writer.is_mtom:
         # The writer's own boundary, less its last character, inside the data.
         delimiter = writer.content_type.split('boundary="')[1].split('"')[0]
-        runs = (b"\r\n--" + delimiter[:-1].encode(), b"--" + delimiter.encode()[:-1] + b"--")
+        # "!" never ends a boundary the writer makes (a UUID): the run is never
+        # the delimiter itself, which MIME forbids inside a part.
+        prefix = delimiter[:-1].encode()
+        runs = (b"\r\n--" + prefix + b"!", b"--" + prefix + b"!--")
     run = Run(
         writer,
         isinstance(encoding, TextEncoding),
