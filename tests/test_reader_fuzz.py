@@ -219,15 +219,28 @@ def mutated(draw: st.DrawFn) -> tuple[Message, list[str]]:
     return Message(content_type, bytes(body)), done
 
 
-limits = st.fixed_dictionaries(
-    {
-        "max_parts": st.sampled_from([1, 3, 1000]),
-        "max_header_size": st.sampled_from([100, 16 * 1024]),
-        "max_headers": st.sampled_from([2, 32]),
-        "max_part_size": st.sampled_from([100, 4000, 2**32]),
-        "max_total_size": st.sampled_from([500, 10_000, 2**33]),
-        "max_root_size": st.sampled_from([50, 32 * 1024 * 1024]),
-    }
+GENEROUS = {
+    "max_parts": 1000,
+    "max_header_size": 16 * 1024,
+    "max_headers": 32,
+    "max_part_size": 2**32,
+    "max_total_size": 2**33,
+    "max_root_size": 32 * 1024 * 1024,
+}
+#: The defaults half of the time (so that mutations reach deep into the
+#: parser), small limits the other half (so that every limit is reached).
+limits = st.one_of(
+    st.just(GENEROUS),
+    st.fixed_dictionaries(
+        {
+            "max_parts": st.sampled_from([1, 3, 1000]),
+            "max_header_size": st.sampled_from([100, 16 * 1024]),
+            "max_headers": st.sampled_from([2, 32]),
+            "max_part_size": st.sampled_from([100, 4000, 2**32]),
+            "max_total_size": st.sampled_from([500, 10_000, 2**33]),
+            "max_root_size": st.sampled_from([50, 32 * 1024 * 1024]),
+        }
+    ),
 )
 
 chunkings = st.lists(st.integers(1, 5000), min_size=1, max_size=4)
@@ -337,16 +350,8 @@ async def test_mutated_messages_raise_only_documented_errors(
 @fuzz_settings(30, long_share=0.1)
 async def test_seed_messages_are_read(anyio_backend: str, case: Message, sizes: list[int]) -> None:
     """The unmutated seeds are valid: they must read without error (else fuzzing proves little)."""
-    unlimited = {
-        "max_parts": 1000,
-        "max_header_size": 16384,
-        "max_headers": 32,
-        "max_part_size": 2**32,
-        "max_total_size": 2**33,
-        "max_root_size": 2**25,
-    }
     with tempfile.TemporaryDirectory() as spool:
-        outcome = await read_whole(case, sizes, unlimited, spool, 100)
+        outcome = await read_whole(case, sizes, GENEROUS, spool, 100)
     assert outcome.error is None, outcome.error
 
 
@@ -611,15 +616,7 @@ def corpus_cases() -> list[Any]:
 async def test_corpus(anyio_backend: str, case: dict[str, Any]) -> None:
     """Inputs kept from fuzzing runs; each raised something else than an MtomError once."""
     message = Message(case["content_type"], bytes.fromhex(case["body"]))
-    limit = {
-        "max_parts": 1000,
-        "max_header_size": 16384,
-        "max_headers": 32,
-        "max_part_size": 2**32,
-        "max_total_size": 2**33,
-        "max_root_size": 2**25,
-        **case.get("limits", {}),
-    }
+    limit = {**GENEROUS, **case.get("limits", {})}
     with tempfile.TemporaryDirectory() as spool:
         for sizes in ([len(message.body) or 1], [1], [7, 4096]):
             await read_whole(message, sizes, limit, spool, case.get("spool_threshold", 0))
