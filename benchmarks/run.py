@@ -103,7 +103,9 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
     big = args.big_mib * MIB
     net = f"network, {human_size(size)}"
     cases = [
-        Case("raw", "raw-socket", size, "raw asyncio socket, 64 KiB writes", net),
+        Case(
+            "raw", "raw-socket", size, f"raw asyncio socket, {human_size(args.chunk)} writes", net
+        ),
         Case("aiohttp-cl", "aiohttp-agen-cl", size, "aiohttp, async generator, C-L", net),
         Case("aiohttp-ch", "aiohttp-agen-chunked", size, "aiohttp, async generator, chunked", net),
         Case("httpx-cl", "httpx-agen-cl", size, "httpx, async generator, C-L", net),
@@ -749,7 +751,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="256 MiB rows, 1 GiB for the memory row, zeep at 16 MiB only, 3 repetitions",
     )
-    parser.add_argument("--reps", type=int, help="repetitions per row (default 5, quick 3)")
+    parser.add_argument("--reps", type=int, help="repetitions per row (default 7, quick 3)")
     parser.add_argument("--size-mib", type=int, help="attachment size of the main rows (1024)")
     parser.add_argument(
         "--big-mib", type=int, help="the large attachment of the peak RSS rows (4096)"
@@ -793,7 +795,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "instead of this checkout, to compare versions",
     )
     args = parser.parse_args(argv)
-    args.reps = args.reps or (3 if args.quick else 5)
+    args.reps = args.reps or (3 if args.quick else 7)
     args.size_mib = args.size_mib or (256 if args.quick else 1024)
     args.big_mib = args.big_mib or (1024 if args.quick else 4096)
     if args.zeep_mib is None:
