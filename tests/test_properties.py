@@ -716,14 +716,7 @@ def test_names_are_ncnames_or_refused(name: str) -> None:
         assert ":" in name or not name or _not_an_ncname(name)
         return
     writer.end_element()
-    xml = bytes(writer._serializer.buffer)
-    try:
-        element = ET.fromstring(xml)
-    except ET.ParseError:
-        # XML 1.0 fifth edition names that the stdlib's expat does not know;
-        # see test_names_beyond_expat_tables.
-        assert not all(_in_ranges(c, _NAME_RANGES) for c in name)
-        return
+    element = ET.fromstring(bytes(writer._serializer.buffer))  # names expat refuses are refused
     assert element.tag == f"{{urn:a}}{name}"
 
 
@@ -863,3 +856,21 @@ def test_prefixes_keep_their_meaning(doc: Elem) -> None:
         return
     got = infoset(ET.fromstring(bytes(writer._serializer.buffer)))
     assert got == expected, first_difference(got, expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a binary call refused with WriterStateError (inline=True on a part) still "
+    "sets the part's Content-Type from its content_type=",
+)
+async def test_a_refused_call_changes_nothing(anyio_backend: str) -> None:
+    writer = XmlWriter(MtomEncoding(soap=None))
+    writer.start_element("r", "urn:a")
+    await writer.write_bytes(b"x" * 1000)
+    with pytest.raises(WriterStateError):
+        await writer.write_bytes(b"y", content_type="image/png", inline=True)
+    writer.end_element()
+    body = b"".join([chunk async for chunk in writer.body()])
+    decoded = decode_with_email(writer.content_type, body)
+    ((content_type, _),) = decoded.parts.values()
+    assert content_type == "application/octet-stream"
