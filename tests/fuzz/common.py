@@ -111,12 +111,20 @@ class Payload:
         data = bytearray(random.Random(self.seed).randbytes(self.size))
         runs = list(self.runs)
         rng = random.Random(self.seed ^ 0x5EED)
-        for run in extra_runs:
-            if self.size:
-                runs.append((rng.randrange(self.size), run))
+        # The extra runs go last and never overlap one another: overlapping, one
+        # could complete the other into the real delimiter, which MIME forbids
+        # inside a part (no writer can send that data).
+        extra_end = 0
+        for position in sorted(rng.randrange(self.size) for _ in extra_runs) if self.size else ():
+            position = max(position, extra_end)
+            run = extra_runs[len(runs) - len(self.runs)]
+            runs.append((position, run))
+            extra_end = position + len(run)
         for position, run in runs:
             if not self.size:
                 break
+            if position >= self.size and (position, run) not in self.runs:
+                continue  # an extra run pushed past the end
             position %= self.size
             piece = run[: self.size - position]
             data[position : position + len(piece)] = piece
