@@ -1,6 +1,6 @@
 """Load: 200 concurrent uploads through one HTTP client, every part checked by SHA-256.
 
-One httpx client (on asyncio and on trio) and one aiohttp session each send
+One httpx client (on asyncio and on trio) and one aiohttp ClientSession each send
 200 MTOM messages at once to a receiver on 127.0.0.1.  Each message carries
 one to three binary values of mixed sizes (0 B to 2 MiB, most of them small),
 given through ``push_bytes``, ``pull_bytes`` and ``write_bytes``, sizes

@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # tests/: the seed messages and the shared helpers
+sys.path.insert(0, str(HERE.parent))  # tests/: the seed messages and shared strategies
 
 import atheris  # noqa: E402
 
