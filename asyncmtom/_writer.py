@@ -447,15 +447,23 @@ class XmlWriter:
         inline = _check_inline(inline)
         if content_type is not None:
             check_media_type(content_type)
-        frame = self._serializer.begin_binary()
+        frame = self._serializer.current
+        existing = frame.binary
+        if isinstance(existing, _Binary):  # refuse before anything changes
+            if content_type is not None and existing.content_type not in (None, content_type):
+                raise WriterStateError(
+                    f"<{frame.local_name}> already has the content type {existing.content_type!r}"
+                )
+            if inline and existing.mode == _PART:
+                raise WriterStateError(
+                    f"the binary content of <{frame.local_name}> is already a part; "
+                    "inline=True cannot apply to it"
+                )
+        self._serializer.begin_binary()
         binary = frame.binary
         if not isinstance(binary, _Binary):
             binary = frame.binary = _Binary()
         if content_type is not None:
-            if binary.content_type is not None and binary.content_type != content_type:
-                raise WriterStateError(
-                    f"<{frame.local_name}> already has the content type {binary.content_type!r}"
-                )
             binary.content_type = content_type
         encoding = self.encoding
 
@@ -465,11 +473,6 @@ class XmlWriter:
                 assert self._framing is not None  # the part took a default type: replace it
                 binary.part.content_type = content_type
                 binary.part.head = self._framing.part_head(binary.part.content_id, content_type)
-            if inline:
-                raise WriterStateError(
-                    f"the binary content of <{frame.local_name}> is already a part; "
-                    "inline=True cannot apply to it"
-                )
             binary.part.add(piece, size)
             return
 

@@ -858,11 +858,6 @@ def test_prefixes_keep_their_meaning(doc: Elem) -> None:
     assert got == expected, first_difference(got, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a binary call refused with WriterStateError (inline=True on a part) still "
-    "sets the part's Content-Type from its content_type=",
-)
 async def test_a_refused_call_changes_nothing(anyio_backend: str) -> None:
     writer = XmlWriter(MtomEncoding(soap=None))
     writer.start_element("r", "urn:a")
