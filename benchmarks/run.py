@@ -557,7 +557,20 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
         if value is None:
             out.append(Target(name, "not measured", None))
             return
-        out.append(Target(name, f"{value:.2f}x {what} (goal >= {goal:.2f}x)", value >= goal))
+        # The same ratio by sender CPU per byte: a busy machine moves it less than wall time.
+        by_cpu = paired(
+            results,
+            a,
+            b,
+            lambda x, y: (payload(ca) / max(x["cpu"], 1e-9)) / (payload(cb) / max(y["cpu"], 1e-9)),
+        )
+        out.append(
+            Target(
+                name,
+                f"{value:.2f}x {what} (goal >= {goal:.2f}x; by CPU per byte {by_cpu or 0:.2f}x)",
+                value >= goal,
+            )
+        )
 
     for mode in ("push", "pull"):
         ratio_target(
@@ -789,6 +802,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", metavar="FILE", help="write the table as Markdown to FILE")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     parser.add_argument(
+        "--replot",
+        metavar="FILE",
+        help="print the table again from a --json FILE, measuring nothing",
+    )
+    parser.add_argument(
         "--library",
         metavar="DIR",
         help="import asyncmtom from DIR (a directory holding the package, another checkout) "
@@ -820,6 +838,8 @@ def importable(code: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.replot:
+        return replot(args)
     if args.library:
         LIBRARY[0] = str(Path(args.library).resolve())
     missing = importable("import asyncmtom; asyncmtom.XmlWriter; asyncmtom.MtomEncoding")
@@ -851,7 +871,44 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers.values():
             server.close()
-    minutes = (time.time() - started) / 60
+    notes = []
+    if missing is not None:
+        notes.append(f"asyncmtom rows left out: the package cannot be imported ({missing})")
+    if no_trio is not None:
+        notes.append(f"trio rows left out: trio cannot be imported ({no_trio})")
+    if reader_note:
+        notes.append(reader_note)
+    run = {
+        "machine": info,
+        "args": {k: v for k, v in vars(args).items() if k not in ("json", "markdown", "replot")},
+        "minutes": (time.time() - started) / 60,
+        "load_before": load_before,
+        "load_after": load(),
+        "notes": notes,
+    }
+    return report(cases, results, args, run)
+
+
+def replot(args: argparse.Namespace) -> int:
+    """Print the table and the targets again from a ``--json`` file, without measuring."""
+    data = json.loads(Path(args.replot).read_text())
+    saved = argparse.Namespace(**data["run"]["args"])
+    have_asyncmtom = any(key.startswith("am-") for key in data["runs"])
+    reader, _ = reader_cases(saved, have_asyncmtom)
+    cases = plan(saved, have_asyncmtom, reader)
+    results = Results(runs=data["runs"], failures=data["failures"])
+    for name in ("reps", "chunk"):
+        setattr(args, name, getattr(saved, name))
+    return report(cases, results, args, data["run"])
+
+
+def report(
+    cases: list[Case], results: Results, args: argparse.Namespace, run: dict[str, Any]
+) -> int:
+    """Print the table, the targets and the notes; write the --json and --markdown files."""
+    info = run["machine"]
+    minutes = run["minutes"]
+    load_before = run["load_before"]
     rows = summarize(cases, results)
     found = targets(cases, results)
 
@@ -860,20 +917,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.chunk // 1024} KiB chunks; {minutes:.1f} min",
         f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['os']}",
         f"versions: {info['versions']}"
-        + (f" (asyncmtom from --library {args.library})" if args.library else ""),
-        f"load average before {load_before}, after {load()}",
+        + (
+            f" (asyncmtom from --library {library})"
+            if (library := run["args"].get("library"))
+            else ""
+        ),
+        f"load average before {load_before}, after {run['load_after']}",
         "wall: sender's timed region; MB/s: payload MB (1e6) per second; x raw: MB/s over the raw",
         "socket's MB/s in the same repetition; CPU: sender process CPU in the timed region;",
         "peak RSS: the sender process's ru_maxrss; +RSS: how much the timed region raised it;",
         "spread: (max - min) / median of the wall times.",
     ]
-    notes = []
-    if missing is not None:
-        notes.append(f"asyncmtom rows left out: the package cannot be imported ({missing})")
-    if no_trio is not None:
-        notes.append(f"trio rows left out: trio cannot be imported ({no_trio})")
-    if reader_note:
-        notes.append(reader_note)
+    notes = list(run["notes"])
     for key, failure in results.failures.items():
         notes.append(f"{key}: {failure}")
     text = "\n".join(header) + "\n\n" + text_table(rows) + "\n\nTargets:\n" + targets_text(found)
@@ -901,8 +956,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(
             json.dumps(
                 {
-                    "machine": info,
-                    "args": vars(args),
+                    "run": run,
                     "runs": results.runs,
                     "failures": results.failures,
                     "targets": [vars(t) for t in found],
