@@ -567,7 +567,7 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
         out.append(
             Target(
                 name,
-                f"{value:.2f}x {what} (goal >= {goal:.2f}x; by CPU per byte {by_cpu or 0:.2f}x)",
+                f"{value:.3f}x {what} (goal >= {goal:.2f}x; by CPU per byte {by_cpu or 0:.3f}x)",
                 value >= goal,
             )
         )
@@ -609,7 +609,7 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
         if value is None:
             out.append(Target(name, "not measured", None))
         else:
-            out.append(Target(name, f"{value:.2f}x the copy's CPU (goal <= 2x)", value <= 2.0))
+            out.append(Target(name, f"{value:.3f}x the copy's CPU (goal <= 2x)", value <= 2.0))
     else:
         out.append(Target(name, "not measured", None))
 
@@ -701,7 +701,7 @@ def reader_targets(cases: list[Case], results: Results) -> list[Target]:
         out.append(
             Target(
                 name,
-                f"{value:.2f}x, peak RSS {extra:+.1f} MiB over the raw read",
+                f"{value:.3f}x, peak RSS {extra:+.1f} MiB over the raw read",
                 value >= 0.8 and extra < 16,
             )
         )
