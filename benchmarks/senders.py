@@ -160,10 +160,10 @@ async def aiohttp_post(ctx: Context, message: Message) -> int:
     """POST the (headers, body) that ``message()`` builds, inside the timed region."""
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as http:
         with ctx.timed():
             headers, body = message()
-            async with session.post(ctx.url, data=body, headers=headers) as response:
+            async with http.post(ctx.url, data=body, headers=headers) as response:
                 await response.read()
                 response.raise_for_status()
         return int(response.headers["X-Received-Bytes"])
@@ -297,21 +297,23 @@ async def asyncmtom_http(
     if client == "httpx":
         import httpx
 
-        async with httpx.AsyncClient(timeout=None) as session:
+        async with httpx.AsyncClient(timeout=None) as http_client:
             with ctx.timed():
                 writer = await fill_writer(ctx, mode, declare_size)
                 state["length"] = writer.content_length
-                response = await session.post(ctx.url, content=body(writer), headers=writer.headers)
+                response = await http_client.post(
+                    ctx.url, content=body(writer), headers=writer.headers
+                )
                 response.raise_for_status()
             received = int(response.headers["X-Received-Bytes"])
     else:
         import aiohttp
 
-        async with aiohttp.ClientSession() as aio_session:
+        async with aiohttp.ClientSession() as aio_client:
             with ctx.timed():
                 writer = await fill_writer(ctx, mode, declare_size)
                 state["length"] = writer.content_length
-                async with aio_session.post(
+                async with aio_client.post(
                     ctx.url, data=body(writer), headers=writer.headers
                 ) as aio_response:
                     await aio_response.read()
