@@ -56,3 +56,11 @@ def demo(session: nox.Session) -> None:
 def packaging(session: nox.Session) -> None:
     """sdist and wheel build, twine check, smoke test of the installed wheel."""
     session.run("bash", "tests/packaging_check.sh", external=True)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Long hardening run: property, fault and reader fuzz tests with many examples."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pip", "install", "atheris", success_codes=[0, 1])
+    session.run("python", "tests/fuzz/run.py", *session.posargs)

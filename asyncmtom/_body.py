@@ -171,12 +171,18 @@ async def with_progress(
 class _ChunkSignal:
     """What ``await write(chunk)`` yields to the body generator driving the callback."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "write")
 
-    def __init__(self, data: bytes | memoryview) -> None:
+    def __init__(self, data: bytes | memoryview, write: _PushWrite) -> None:
         self.data = data
+        self.write = write
 
     def __await__(self) -> Generator[Any, None, None]:
+        if not self.write.active:
+            # Awaited in another task: the signal would reach that task's event loop.
+            raise WriterStateError(
+                "write() must be awaited by the push callback itself, not from another task"
+            )
         yield self
 
 
@@ -212,7 +218,7 @@ class _PushWrite:
             raise WriterStateError(
                 "write() must be awaited by the push callback itself, not from another task"
             )
-        signal = _ChunkSignal(as_chunk(chunk))
+        signal = _ChunkSignal(as_chunk(chunk), self)
         self.unawaited += 1
         return signal
 

@@ -801,6 +801,7 @@ class MtomMessage:
         self._attachments: dict[str, Attachment] = {}
         self.attachments: Mapping[str, Attachment] = MappingProxyType(self._attachments)
         self._max_resolved_size: int | None = None
+        self._max_root_size = 32 * MiB
         self._closed = False
 
     def __repr__(self) -> str:
@@ -881,7 +882,10 @@ class MtomMessage:
         limit = self._max_resolved_size
         if limit is None:
             every_part = sum(_base64_size(a.size) for a in self._attachments.values())
-            limit = len(self.root) + 2 * width * every_part
+            # Each part may be named twice over; and a small message may always
+            # resolve to max_root_size, so that the default never refuses a
+            # modest document whose few Includes share a part.
+            limit = max(len(self.root) + 2 * width * every_part, self._max_root_size)
         if size > limit:
             raise MtomLimitError(
                 f"resolved document would be {size} bytes, more than max_resolved_size "
@@ -919,6 +923,7 @@ class _Reading:
             raise MtomError("read_mtom(...) can be entered once")
         message = self._message = MtomMessage(self._content_type)
         message._max_resolved_size = self._max_resolved_size
+        message._max_root_size = self._limits.max_root_size
         sink: _AttachmentSink | None = None
         try:
             stream = MtomStream(self._content_type, self._source, self._limits)

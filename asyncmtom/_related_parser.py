@@ -88,8 +88,10 @@ def parse_media_type(value: str) -> MediaType:
     essence, _, rest = value.partition(";")
     params: dict[str, str] = {}
     position, length = 0, len(rest)
+    equals = -1  # reused while still ahead: a run of ';' must not make this quadratic
     while position < length:
-        equals = rest.find("=", position)
+        if equals < position:
+            equals = rest.find("=", position)
         semicolon = rest.find(";", position)
         if equals < 0:
             break

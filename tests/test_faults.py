@@ -553,12 +553,6 @@ async def test_write_from_another_task(anyio_backend: str) -> None:
     assert CLOSING not in received
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write() made by the callback but awaited in another task fails with the "
-    "event loop's own error (asyncio: RuntimeError 'Task got bad yield'; trio: TypeError "
-    "'unrecognized yield message'), not WriterStateError",
-)
 async def test_write_awaited_in_another_task(anyio_backend: str) -> None:
     events: list[str] = []
 
