@@ -245,6 +245,66 @@ def _size_error(part: PlannedPart, got: int, more: bool) -> PartSizeError:
     )
 
 
+class _Outbox:
+    """Turns the chunks of the body into what is handed on: coalesced, passed, or joined.
+
+    Plain mode: chunks below ``pass_through_size`` are copied into ``out``
+    (with the MIME framing) and handed on at ``coalesce_size``; larger ones
+    pass through as they are.  Join mode (large parts of a body with a known
+    length): ``bytes`` are collected by reference and handed on joined, once
+    ``join_size`` is reached, because HTTP clients pay per chunk (httpx: about
+    28 us, more than the copy of 64 KiB) far more than per byte.
+    """
+
+    __slots__ = ("batch", "batched", "coalesce_size", "join_size", "joining", "out", "pass_through")
+
+    def __init__(self, coalesce_size: int, pass_through_size: int, join_size: int) -> None:
+        self.out = bytearray()
+        self.batch: list[bytes] = []
+        self.batched = 0
+        self.joining = False
+        self.coalesce_size = coalesce_size
+        self.pass_through = pass_through_size
+        self.join_size = join_size
+
+    def add(self, data: bytes | memoryview) -> list[bytes]:
+        """Take one chunk; return the chunks now ready to hand on, in order."""
+        size = len(data)
+        if self.joining and size < self.join_size:
+            if self.out:
+                self.batch.append(bytes(self.out))
+                self.batched += len(self.out)
+                del self.out[:]
+            self.batch.append(data if type(data) is bytes else bytes(data))
+            self.batched += size
+            if self.batched >= self.join_size:
+                return [self.take_batch()]
+            return []
+        if size < self.pass_through and not self.batch:
+            self.out += data
+            if len(self.out) >= self.coalesce_size:
+                coalesced = bytes(self.out)
+                del self.out[:]
+                return [coalesced]
+            return []
+        ready = self.flush()
+        ready.append(data if type(data) is bytes else bytes(data))
+        return ready
+
+    def take_batch(self) -> bytes:
+        joined = b"".join(self.batch)
+        self.batch.clear()
+        self.batched = 0
+        return joined
+
+    def flush(self) -> list[bytes]:
+        ready = [self.take_batch()] if self.batch else []
+        if self.out:
+            ready.append(bytes(self.out))
+            del self.out[:]
+        return ready
+
+
 async def iter_body(
     first: bytes,
     parts: list[PlannedPart],
@@ -254,15 +314,26 @@ async def iter_body(
     read_size: int,
     coalesce_size: int,
     pass_through_size: int,
+    join_size: int = 0,
 ) -> AsyncGenerator[bytes, None]:
-    """Yield *first*, then every part (head and content), then *closing*."""
+    """Yield *first*, then every part (head and content), then *closing*.
+
+    ``join_size`` > 0 joins the chunks of parts of at least 16 times that size
+    (declared) into chunks of about ``join_size``; the writer asks for it only
+    when the body has a Content-Length (a chunked body would be copied again
+    by the client's framing, which costs more than joining saves).
+    """
     status.started = True
-    out = bytearray()
+    box = _Outbox(coalesce_size, pass_through_size, join_size)
     try:
         if first:
             yield first  # the root part on its own: the receiver can start parsing at once
         for part in parts:
-            out += part.head
+            for ready in box.flush() if box.batch else ():
+                yield ready
+            box.out += part.head
+            box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
+            slice_size = max(read_size, join_size) if box.joining else read_size
             written = 0
             status.content_id = part.content_id
             status.part_written = 0
@@ -275,21 +346,17 @@ async def iter_body(
                         status.part_written = written
                         if limit is not None and written > limit:
                             raise _size_error(part, written, True)
-                        if len(piece) < pass_through_size:
-                            out += piece
+                        if len(piece) <= 4 * slice_size:
+                            for ready in box.add(piece):
+                                yield ready
                         else:
-                            if out:
-                                yield bytes(out)
-                                del out[:]
-                            if len(piece) <= 4 * read_size:
-                                yield piece
-                            else:
-                                # One huge chunk would be copied whole on its way to the
-                                # socket (h11 joins framing, the transport buffers the
-                                # unsent rest): slices keep that copy small.
-                                view = memoryview(piece)
-                                for start in range(0, len(piece), read_size):
-                                    yield bytes(view[start : start + read_size])
+                            # One huge chunk would be copied whole on its way to the
+                            # socket (h11 joins framing, the transport buffers the
+                            # unsent rest): slices keep that copy small.
+                            view = memoryview(piece)
+                            for start in range(0, len(piece), slice_size):
+                                for ready in box.add(bytes(view[start : start + slice_size])):
+                                    yield ready
                     elif type(piece) is PushPiece:
                         write = _PushWrite(part.content_id)
                         awaitable = piece.callback(write, *piece.args)
@@ -327,16 +394,8 @@ async def iter_body(
                                         size_error = throw = _size_error(part, written, True)
                                         continue
                                     try:
-                                        if len(data) < pass_through_size:
-                                            out += data
-                                            if len(out) >= coalesce_size:
-                                                yield bytes(out)
-                                                del out[:]
-                                        else:
-                                            if out:
-                                                yield bytes(out)
-                                                del out[:]
-                                            yield data if type(data) is bytes else bytes(data)
+                                        for ready in box.add(data):
+                                            yield ready
                                     except BaseException as exc:  # aclose() or athrow()
                                         throw = gone = exc
                                 else:
@@ -367,16 +426,8 @@ async def iter_body(
                                 status.part_written = written
                                 if limit is not None and written > limit:
                                     raise _size_error(part, written, True)
-                                if len(data) < pass_through_size:
-                                    out += data
-                                    if len(out) >= coalesce_size:
-                                        yield bytes(out)
-                                        del out[:]
-                                else:
-                                    if out:
-                                        yield bytes(out)
-                                        del out[:]
-                                    yield data if type(data) is bytes else bytes(data)
+                                for ready in box.add(data):
+                                    yield ready
                         finally:
                             await chunks.aclose()
                 if limit is not None and written != limit:
@@ -384,11 +435,12 @@ async def iter_body(
             except Exception as exc:
                 _note(exc, part.content_id)
                 raise
-            if len(out) >= coalesce_size:
-                yield bytes(out)
-                del out[:]
-        out += closing
-        yield bytes(out)
+            if box.batch or len(box.out) >= coalesce_size:
+                for ready in box.flush():
+                    yield ready
+        box.out += closing
+        for ready in box.flush():
+            yield ready
         status.finished = True
     except BaseException as exc:
         status.failed = exc

@@ -175,6 +175,12 @@ class XmlWriter:
     - ``pass_through_size`` (16 KiB): chunks at least this large are handed on
       as they are, never copied; smaller ones are copied into the coalescing
       buffer.
+    - ``join_size`` (512 KiB; 0 turns it off): when the body has a
+      Content-Length, the chunks of parts of 8 MiB or more (16 times this) are
+      joined into chunks of about this size.  HTTP clients pay per chunk
+      (httpx about 28 us, more than copying 64 KiB), so one copy of the data
+      doubles httpx's throughput; chunked bodies are never joined, since the
+      client copies each chunk again to frame it.
     """
 
     def __init__(
@@ -185,6 +191,7 @@ class XmlWriter:
         read_size: int = 256 * 1024,
         coalesce_size: int = 64 * 1024,
         pass_through_size: int = 16 * 1024,
+        join_size: int = 512 * 1024,
     ) -> None:
         if encoding is None:
             encoding = MtomEncoding()
@@ -199,6 +206,8 @@ class XmlWriter:
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise MtomFormatError(f"{name} must be an int >= 1")
+        if not isinstance(join_size, int) or isinstance(join_size, bool) or join_size < 0:
+            raise MtomFormatError("join_size must be an int >= 0")
         if sink is not None and not callable(getattr(sink, "send", None)):
             raise MtomFormatError("sink must have an async send(bytes) method")
         self.encoding = encoding
@@ -206,6 +215,7 @@ class XmlWriter:
         self._read_size = read_size
         self._coalesce_size = coalesce_size
         self._pass_through_size = pass_through_size
+        self._join_size = join_size
         self._serializer = XmlSerializer(xml_declaration=encoding.xml_declaration)
         self._parts: list[PlannedPart] = []
         self._status = BodyStatus()
@@ -606,6 +616,7 @@ class XmlWriter:
         return chunks
 
     def _iter_body(self) -> AsyncGenerator[bytes, None]:
+        known_length = self.content_length is not None
         self._status.started = True
         buffer = self._serializer.buffer
         head = b"" if self._framing is None or self._sent_head else self._framing.root_head
@@ -621,6 +632,7 @@ class XmlWriter:
             read_size=self._read_size,
             coalesce_size=self._coalesce_size,
             pass_through_size=self._pass_through_size,
+            join_size=self._join_size if known_length else 0,
         )
 
     async def write_to(self, stream: ByteSink, *, progress: ProgressCallback | None = None) -> None:

@@ -575,3 +575,26 @@ async def test_progress_reports_every_byte() -> None:
     first_part = [r for r in reports if r.content_id and r.content_id.startswith("1.")]
     assert first_part[-1].part_done == first_part[-1].part_size == 300_000
     assert reports[0].content_id is None  # the root part
+
+
+@pytest.mark.parametrize("known_size", [True, False])
+async def test_large_parts_are_joined_only_with_a_content_length(known_size: bool) -> None:
+    data = os.urandom(9 * 1024 * 1024 + 5)
+    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
+    writer.start_element("r", NS)
+    with writer.element("a", NS):
+        await writer.push_bytes(
+            chunked_push, data, 65536 - 7, size=len(data) if known_size else None
+        )
+    with writer.element("b", NS):
+        await writer.write_bytes(b"small" * 300)
+    writer.end_element()
+    chunks = [c async for c in writer.body()]
+    decoded = decode_with_email(writer.content_type, b"".join(chunks))
+    assert [decoded.parts[c][1] for c in decoded.order] == [data, b"small" * 300]
+    largest = max(len(c) for c in chunks)
+    if known_size:
+        assert 512 * 1024 <= largest < 512 * 1024 + 65536, "joined into ~join_size chunks"
+        assert len(chunks) < 30
+    else:
+        assert largest < 65536, "a chunked body is never joined"
