@@ -66,6 +66,7 @@ import anyio
 import anyio.abc
 
 from ._base64 import Base64Encoder
+from ._body import Progress, ProgressCallback
 from ._errors import MtomError, MtomFormatError, MtomLimitError
 from ._related_parser import (
     XOP_MEDIA_TYPE,
@@ -156,11 +157,14 @@ class _Source:
         elif isinstance(source, AsyncIterable):
             self._iterator = aiter(source)
         else:
-            raise TypeError(
+            raise MtomFormatError(
                 "source must be bytes, an async iterable of bytes, an anyio "
                 f"ByteReceiveStream or an object with async read(n), not {type(source).__name__}"
             )
         self.exhausted = False
+        #: Reported to after every event of the message (see `read_mtom`).
+        self.progress: ProgressCallback | None = None
+        self.total: int | None = None
 
     async def receive(self) -> bytes:
         if self.exhausted:
@@ -195,7 +199,7 @@ class _Source:
             return chunk
         if isinstance(chunk, (bytearray, memoryview)):
             return bytes(chunk)
-        raise TypeError(f"source yielded {type(chunk).__name__}, expected a bytes-like chunk")
+        raise MtomFormatError(f"source yielded {type(chunk).__name__}, expected a bytes-like chunk")
 
     async def aclose(self) -> None:
         """Close an async iterator the reader obtained; never a caller's stream."""
@@ -254,7 +258,7 @@ class _Limits:
             ("max_root_size", max_root_size),
         ):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+                raise MtomFormatError(f"{name} must be a positive integer, not {value!r}")
         self.max_parts = max_parts
         self.max_header_size = max_header_size
         self.max_headers = max_headers
@@ -276,6 +280,8 @@ class _Pump:
         self._source = source
         self._limits = limits
         self._received = 0
+        self._part_id: str | None = None
+        self._part_done = 0
         self._events: Iterator[RelatedSegment | bytes | None] = iter(())
         self._failure: BaseException | None = None
         self._parser: RelatedParser | None = None
@@ -301,10 +307,21 @@ class _Pump:
     async def next_event(self) -> _Event:
         self.check()
         try:
-            return await self._next_event()
+            event = await self._next_event()
         except BaseException as failure:
             self.fail(failure)
             raise
+        progress = self._source.progress
+        if progress is not None:
+            if isinstance(event, RelatedSegment):
+                self._part_id = event.content_id
+                self._part_done = 0
+            elif isinstance(event, bytes):
+                self._part_done += len(event)
+            progress(
+                Progress(self._received, self._source.total, self._part_id, self._part_done, None)
+            )
+        return event
 
     def check(self) -> None:
         if self._failure is not None:
@@ -1002,12 +1019,19 @@ def read_mtom(
     # root's size plus twice the base64 of all attachments together (every
     # part can be named twice over).  Checked before any output.
     max_resolved_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    content_length: int | None = None,
 ) -> AbstractAsyncContextManager[MtomMessage]:
     """Read a whole MTOM message; an async context manager yielding an `MtomMessage`.
 
     ``content_type`` is the HTTP Content-Type header value; ``source`` the
     body (see the module docstring for the accepted kinds).  The message is
     read when the context is entered; temporary files live until it exits.
+    ``progress``, if given, is called with a `Progress` as the body arrives:
+    ``done`` bytes received of ``content_length`` (the response's, if the
+    caller passes it; else None), and ``part_done`` bytes of the part
+    ``content_id`` (its size is not known before it ends: ``part_size`` is
+    None).
     """
     limits = _Limits(
         max_parts=max_parts,
@@ -1018,14 +1042,31 @@ def read_mtom(
         max_root_size=max_root_size,
     )
     if not isinstance(spool_threshold, int) or spool_threshold < 0:
-        raise ValueError(f"spool_threshold must be a non-negative integer, not {spool_threshold!r}")
+        raise MtomFormatError(
+            f"spool_threshold must be a non-negative integer, not {spool_threshold!r}"
+        )
     if max_resolved_size is not None and (
         not isinstance(max_resolved_size, int) or max_resolved_size < 0
     ):
-        raise ValueError(
+        raise MtomFormatError(
             f"max_resolved_size must be None or an integer >= 0, not {max_resolved_size!r}"
         )
-    return _Reading(content_type, source, limits, spool_threshold, spool_dir, max_resolved_size)
+    _check_progress(progress, content_length)
+    reading = _Reading(content_type, source, limits, spool_threshold, spool_dir, max_resolved_size)
+    reading._source.progress = progress
+    reading._source.total = content_length
+    return reading
+
+
+def _check_progress(progress: object, content_length: object) -> None:
+    if progress is not None and not callable(progress):
+        raise MtomFormatError("progress must be a callable taking a Progress")
+    if content_length is not None and (
+        not isinstance(content_length, int)
+        or isinstance(content_length, bool)
+        or content_length < 0
+    ):
+        raise MtomFormatError(f"content_length must be None or an int >= 0, not {content_length!r}")
 
 
 class _Streaming:
@@ -1066,12 +1107,15 @@ def iter_mtom(
     max_part_size: int = 4 * GiB,
     max_total_size: int = 8 * GiB,
     max_root_size: int = 32 * MiB,
+    progress: ProgressCallback | None = None,
+    content_length: int | None = None,
 ) -> AbstractAsyncContextManager[MtomStream]:
     """Stream an MTOM message part by part, spooling nothing; yields an `MtomStream`.
 
-    The limits mean what they mean for `read_mtom`; ``max_root_size`` bounds
-    the root part, whose bytes a caller usually gathers with ``read()``.
-    Leaving the context closes an async iterator source the reader obtained.
+    The limits, ``progress`` and ``content_length`` mean what they mean for
+    `read_mtom`; ``max_root_size`` bounds the root part, whose bytes a caller
+    usually gathers with ``read()``.  Leaving the context closes an async
+    iterator source the reader obtained.
     """
     limits = _Limits(
         max_parts=max_parts,
@@ -1081,4 +1125,8 @@ def iter_mtom(
         max_total_size=max_total_size,
         max_root_size=max_root_size,
     )
-    return _Streaming(content_type, source, limits)
+    _check_progress(progress, content_length)
+    streaming = _Streaming(content_type, source, limits)
+    streaming._source.progress = progress
+    streaming._source.total = content_length
+    return streaming

@@ -563,17 +563,17 @@ async def test_resolve_refuses_doctype_in_root() -> None:
 
 
 async def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="max_parts"):
+    with pytest.raises(MtomFormatError, match="max_parts"):
         read_mtom(content_type(), b"", max_parts=0)
-    with pytest.raises(ValueError, match="spool_threshold"):
+    with pytest.raises(MtomFormatError, match="spool_threshold"):
         read_mtom(content_type(), b"", spool_threshold=-1)
-    with pytest.raises(TypeError, match="source"):
+    with pytest.raises(MtomFormatError, match="source"):
         read_mtom(content_type(), "text")  # type: ignore[arg-type]
 
     async def strings() -> AsyncIterator[str]:
         yield "text"
 
-    with pytest.raises(TypeError, match="str"):
+    with pytest.raises(MtomFormatError, match="str"):
         async with read_mtom(content_type(), strings()):  # type: ignore[arg-type]
             pass
 
@@ -1128,3 +1128,27 @@ async def test_resolved_size_default_allows_naming_parts_twice() -> None:
             await message.resolve()
     async with read_mtom(content_type(), body, max_resolved_size=len(resolved)) as message:
         assert await message.resolve() == resolved
+
+
+async def test_progress_reports_bytes_received_per_part() -> None:
+    from asyncmtom import MtomEncoding, Progress, XmlWriter
+
+    writer = XmlWriter(MtomEncoding())
+    writer.start_element("r", "urn:x")
+    data = os.urandom(3 * 1024 * 1024 + 1)
+    await writer.write_bytes(data)
+    writer.end_element()
+    body = b"".join([c async for c in writer.body()])
+    reports: list[Progress] = []
+    async with read_mtom(
+        writer.content_type, body, progress=reports.append, content_length=len(body)
+    ) as message:
+        (attachment,) = message.attachments.values()
+    assert reports[-1].done == reports[-1].total == len(body)
+    assert [r.done for r in reports] == sorted(r.done for r in reports)
+    last_of_part = [r for r in reports if r.content_id == attachment.content_id][-1]
+    assert last_of_part.part_done == len(data)
+    with pytest.raises(MtomFormatError):
+        read_mtom(writer.content_type, body, progress=42)  # type: ignore[arg-type]
+    with pytest.raises(MtomFormatError):
+        read_mtom(writer.content_type, 12)  # type: ignore[arg-type]
