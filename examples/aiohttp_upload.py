@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import local_endpoint
+from local_endpoint import file_sha256, local_endpoint, print_receipts
 
 from asyncmtom import SOAP12, MtomEncoding, XmlWriter
 
 NS = "urn:example:documents"
-RECEIPT = "{urn:example:receipt}part"
 
 
 async def upload(session: aiohttp.ClientSession, url: str, path: Path) -> bytes:
@@ -48,28 +45,15 @@ async def upload(session: aiohttp.ClientSession, url: str, path: Path) -> bytes:
         return reply
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "upload.bin"
         if file is None:
             path.write_bytes(os.urandom(size))
-        expected = sha256_of(path)
+        expected = file_sha256(path)
         async with local_endpoint() as endpoint, aiohttp.ClientSession() as session:
             reply = await upload(session, endpoint.url, path)
-    receipts = ET.fromstring(reply).findall(f".//{RECEIPT}")
-    for receipt in receipts:
-        print(
-            f"endpoint received <{receipt.get('id')}>: {receipt.get('size')} bytes, "
-            f"sha256 {receipt.get('sha256')}"
-        )
+    receipts = print_receipts(reply)
     ok = len(receipts) == 1 and receipts[0].get("sha256") == expected
     print(f"sha256 matches the file: {ok}")
     return 0 if ok else 1

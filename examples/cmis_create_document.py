@@ -18,19 +18,17 @@ file.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import mimetypes
 import os
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import anyio
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import local_endpoint
+from local_endpoint import file_sha256, local_endpoint, print_receipts
 
 from asyncmtom import SOAP11, MtomEncoding, WriteFunction, XmlWriter
 
@@ -98,20 +96,12 @@ async def build_request(
     return w
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "contract.pdf"
         if file is None:
             path.write_bytes(b"%PDF-1.7\n" + os.urandom(max(0, size - 9)))
-        expected = sha256_of(path)
+        expected = file_sha256(path)
         writer = await build_request(
             path,
             repository="default",
@@ -126,12 +116,7 @@ async def main(size: int, file: Path | None) -> int:
     if response.status_code != 200:
         print(f"HTTP {response.status_code}: {response.text[:500]}")
         return 1
-    receipts = ET.fromstring(response.content).findall(".//{urn:example:receipt}part")
-    for receipt in receipts:
-        print(
-            f"endpoint received <{receipt.get('id')}> ({receipt.get('type')}): "
-            f"{receipt.get('size')} bytes, sha256 {receipt.get('sha256')}"
-        )
+    receipts = print_receipts(response.content)
     ok = len(receipts) == 1 and receipts[0].get("sha256") == expected
     print(f"sha256 matches the file: {ok}")
     return 0 if ok else 1

@@ -11,6 +11,8 @@ under asyncio and trio alike.
 from __future__ import annotations
 
 import hashlib
+import os
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -107,6 +109,26 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
             f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
             + data
         )
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks, as the endpoint reports it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def print_receipts(reply: bytes) -> list[ET.Element]:
+    """Print and return the endpoint's receipt for each part it received."""
+    receipts = ET.fromstring(reply).findall(".//{urn:example:receipt}part")
+    for receipt in receipts:
+        print(
+            f"endpoint received <{receipt.get('id')}> ({receipt.get('type')}): "
+            f"{receipt.get('size')} bytes, sha256 {receipt.get('sha256')}"
+        )
+    return receipts
 
 
 @asynccontextmanager

@@ -22,20 +22,18 @@ test arc).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import anyio
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import local_endpoint
+from local_endpoint import file_sha256, local_endpoint, print_receipts
 
 from asyncmtom import SOAP12, MtomEncoding, WriteFunction, XmlWriter
 
@@ -292,20 +290,12 @@ def make_pdf(path: Path, size: int) -> None:
             remaining -= len(block)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         document = file or Path(tmp) / "discharge-summary.pdf"
         if file is None:
             make_pdf(document, size)
-        expected = sha256_of(document)
+        expected = file_sha256(document)
         async with local_endpoint() as endpoint:
             writer = await build_request(endpoint.url, document)
             print(f"Content-Type: {writer.content_type}")
@@ -316,12 +306,7 @@ async def main(size: int, file: Path | None) -> int:
     if response.status_code != 200:
         print(f"HTTP {response.status_code}: {response.text[:500]}")
         return 1
-    receipts = ET.fromstring(response.content).findall(".//{urn:example:receipt}part")
-    for receipt in receipts:
-        print(
-            f"endpoint received <{receipt.get('id')}> ({receipt.get('type')}): "
-            f"{receipt.get('size')} bytes, sha256 {receipt.get('sha256')}"
-        )
+    receipts = print_receipts(response.content)
     ok = (
         len(receipts) == 1
         and receipts[0].get("type") == "application/pdf"

@@ -16,7 +16,6 @@ not match the file.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import anyio
 import zeep
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import local_endpoint
+from local_endpoint import file_sha256, local_endpoint
 
 from asyncmtom.zeep import Binary, MtomTransport
 
@@ -93,20 +92,12 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "scan.pdf"
         if file is None:
             path.write_bytes(os.urandom(size))
-        expected = sha256_of(path)
+        expected = file_sha256(path)
         async with local_endpoint() as endpoint:
             wsdl = Path(tmp) / "documents.wsdl"
             wsdl.write_text(WSDL.format(url=endpoint.url))
