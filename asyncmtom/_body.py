@@ -121,11 +121,9 @@ class PlannedPart:
 
 @dataclass(slots=True)
 class BodyStatus:
-    """Shared with the writer: how far the body got, and which part it is in."""
+    """Shared with the writer: whether the body started, and which part it is in."""
 
     started: bool = False
-    finished: bool = False
-    failed: BaseException | None = None
     content_id: str | None = None
     part_written: int = 0
     part_size: int | None = None
@@ -325,126 +323,119 @@ async def iter_body(
     """
     status.started = True
     box = _Outbox(coalesce_size, pass_through_size, join_size)
-    try:
-        if first:
-            yield first  # the root part on its own: the receiver can start parsing at once
-        for part in parts:
-            for ready in box.flush() if box.batch else ():
-                yield ready
-            box.out += part.head
-            box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
-            slice_size = max(read_size, join_size) if box.joining else read_size
-            written = 0
-            status.content_id = part.content_id
-            status.part_written = 0
-            status.part_size = part.size
-            limit = part.size
-            try:
-                for piece in part.pieces:
-                    if type(piece) is bytes:
-                        written += len(piece)
-                        status.part_written = written
-                        if limit is not None and written > limit:
-                            raise _size_error(part, written, True)
-                        if len(piece) <= 4 * slice_size:
-                            for ready in box.add(piece):
-                                yield ready
-                        else:
-                            # One huge chunk would be copied whole on its way to the
-                            # socket (h11 joins framing, the transport buffers the
-                            # unsent rest): slices keep that copy small.
-                            view = memoryview(piece)
-                            for start in range(0, len(piece), slice_size):
-                                for ready in box.add(bytes(view[start : start + slice_size])):
-                                    yield ready
-                    elif type(piece) is PushPiece:
-                        write = _PushWrite(part.content_id)
-                        awaitable = piece.callback(write, *piece.args)
-                        if not isinstance(awaitable, Awaitable):
-                            raise MtomFormatError(
-                                "a push callback must be an async function; "
-                                f"it returned {type(awaitable).__name__}"
-                            )
-                        steps = awaitable.__await__()
-                        send: Any = None
-                        throw: BaseException | None = None
-                        size_error: PartSizeError | None = None
-                        gone: BaseException | None = None
-                        try:
-                            while True:
-                                write.active = True
-                                try:
-                                    signal = (
-                                        steps.send(send) if throw is None else steps.throw(throw)
-                                    )
-                                except StopIteration:
-                                    break
-                                finally:
-                                    write.active = False
-                                send = throw = None
-                                if type(signal) is _ChunkSignal:
-                                    if gone is not None:
-                                        throw = gone  # the consumer is gone
-                                        continue
-                                    write.unawaited -= 1
-                                    data = signal.data
-                                    written += len(data)
-                                    status.part_written = written
-                                    if limit is not None and written > limit:
-                                        size_error = throw = _size_error(part, written, True)
-                                        continue
-                                    try:
-                                        for ready in box.add(data):
-                                            yield ready
-                                    except BaseException as exc:  # aclose() or athrow()
-                                        throw = gone = exc
-                                else:
-                                    try:
-                                        send = await _Forward(signal)
-                                    except BaseException as exc:
-                                        throw = exc
-                        finally:
-                            write.returned = True
-                            close = getattr(steps, "close", None)
-                            if close is not None:
-                                close()
-                        if gone is not None:
-                            raise gone
-                        if size_error is not None:
-                            raise size_error
-                        if write.unawaited:
-                            raise WriterStateError(
-                                "the push callback called write() without awaiting it: "
-                                "its chunk was lost"
-                            )
+    if first:
+        yield first  # the root part on its own: the receiver can start parsing at once
+    for part in parts:
+        for ready in box.flush() if box.batch else ():
+            yield ready
+        box.out += part.head
+        box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
+        slice_size = max(read_size, join_size) if box.joining else read_size
+        written = 0
+        status.content_id = part.content_id
+        status.part_written = 0
+        status.part_size = part.size
+        limit = part.size
+        try:
+            for piece in part.pieces:
+                if type(piece) is bytes:
+                    written += len(piece)
+                    status.part_written = written
+                    if limit is not None and written > limit:
+                        raise _size_error(part, written, True)
+                    if len(piece) <= 4 * slice_size:
+                        for ready in box.add(piece):
+                            yield ready
                     else:
-                        assert type(piece) is PullPiece
-                        chunks = PullChunks(piece.source, read_size)
-                        try:
-                            async for data in chunks:
+                        # One huge chunk would be copied whole on its way to the
+                        # socket (h11 joins framing, the transport buffers the
+                        # unsent rest): slices keep that copy small.
+                        view = memoryview(piece)
+                        for start in range(0, len(piece), slice_size):
+                            for ready in box.add(bytes(view[start : start + slice_size])):
+                                yield ready
+                elif type(piece) is PushPiece:
+                    write = _PushWrite(part.content_id)
+                    awaitable = piece.callback(write, *piece.args)
+                    if not isinstance(awaitable, Awaitable):
+                        raise MtomFormatError(
+                            "a push callback must be an async function; "
+                            f"it returned {type(awaitable).__name__}"
+                        )
+                    steps = awaitable.__await__()
+                    send: Any = None
+                    throw: BaseException | None = None
+                    size_error: PartSizeError | None = None
+                    gone: BaseException | None = None
+                    try:
+                        while True:
+                            write.active = True
+                            try:
+                                signal = steps.send(send) if throw is None else steps.throw(throw)
+                            except StopIteration:
+                                break
+                            finally:
+                                write.active = False
+                            send = throw = None
+                            if type(signal) is _ChunkSignal:
+                                if gone is not None:
+                                    throw = gone  # the consumer is gone
+                                    continue
+                                write.unawaited -= 1
+                                data = signal.data
                                 written += len(data)
                                 status.part_written = written
                                 if limit is not None and written > limit:
-                                    raise _size_error(part, written, True)
-                                for ready in box.add(data):
-                                    yield ready
-                        finally:
-                            await chunks.aclose()
-                if limit is not None and written != limit:
-                    raise _size_error(part, written, False)
-            except Exception as exc:
-                _note(exc, part.content_id)
-                raise
-            if box.batch or len(box.out) >= coalesce_size:
-                for ready in box.flush():
-                    yield ready
-        box.out += closing
-        for ready in box.flush():
-            yield ready
-        status.finished = True
-    except BaseException as exc:
-        status.failed = exc
-        raise
+                                    size_error = throw = _size_error(part, written, True)
+                                    continue
+                                try:
+                                    for ready in box.add(data):
+                                        yield ready
+                                except BaseException as exc:  # aclose() or athrow()
+                                    throw = gone = exc
+                            else:
+                                try:
+                                    send = await _Forward(signal)
+                                except BaseException as exc:
+                                    throw = exc
+                    finally:
+                        write.returned = True
+                        close = getattr(steps, "close", None)
+                        if close is not None:
+                            close()
+                    if gone is not None:
+                        raise gone
+                    if size_error is not None:
+                        raise size_error
+                    if write.unawaited:
+                        raise WriterStateError(
+                            "the push callback called write() without awaiting it: "
+                            "its chunk was lost"
+                        )
+                else:
+                    assert type(piece) is PullPiece
+                    chunks = PullChunks(piece.source, read_size)
+                    try:
+                        async for data in chunks:
+                            written += len(data)
+                            status.part_written = written
+                            if limit is not None and written > limit:
+                                raise _size_error(part, written, True)
+                            for ready in box.add(data):
+                                yield ready
+                    finally:
+                        await chunks.aclose()
+            if limit is not None and written != limit:
+                raise _size_error(part, written, False)
+        except Exception as exc:
+            _note(exc, part.content_id)
+            raise
+        if box.batch or len(box.out) >= coalesce_size:
+            for ready in box.flush():
+                yield ready
+    box.out += closing
+    for ready in box.flush():
+        yield ready
 
 
 class PullChunks:

@@ -142,7 +142,21 @@ ByteSource = (
 class _Source:
     """Chunks from any supported source; ``b""`` means the end."""
 
-    def __init__(self, source: ByteSource) -> None:
+    def __init__(
+        self,
+        source: ByteSource,
+        progress: ProgressCallback | None = None,
+        total: int | None = None,
+    ) -> None:
+        if progress is not None and not callable(progress):
+            raise MtomFormatError("progress must be a callable taking a Progress")
+        if total is not None and (
+            not isinstance(total, int) or isinstance(total, bool) or total < 0
+        ):
+            raise MtomFormatError(f"content_length must be None or an int >= 0, not {total!r}")
+        #: Reported to after every event of the message (see `read_mtom`).
+        self.progress = progress
+        self.total = total
         self._bytes: bytes | None = None
         self._offset = 0
         self._stream: anyio.abc.ByteReceiveStream | None = None
@@ -162,9 +176,6 @@ class _Source:
                 f"ByteReceiveStream or an object with async read(n), not {type(source).__name__}"
             )
         self.exhausted = False
-        #: Reported to after every event of the message (see `read_mtom`).
-        self.progress: ProgressCallback | None = None
-        self.total: int | None = None
 
     async def receive(self) -> bytes:
         if self.exhausted:
@@ -921,7 +932,7 @@ class _Reading:
     def __init__(
         self,
         content_type: str,
-        source: ByteSource,
+        source: _Source,
         limits: _Limits,
         spool_threshold: int,
         spool_dir: str | os.PathLike[str] | None,
@@ -929,7 +940,7 @@ class _Reading:
     ) -> None:
         self._content_type = content_type
         self._max_resolved_size = max_resolved_size
-        self._source = _Source(source)
+        self._source = source
         self._limits = limits
         self._spool_threshold = spool_threshold
         self._spool = _Spool(spool_dir)
@@ -1051,30 +1062,22 @@ def read_mtom(
         raise MtomFormatError(
             f"max_resolved_size must be None or an integer >= 0, not {max_resolved_size!r}"
         )
-    _check_progress(progress, content_length)
-    reading = _Reading(content_type, source, limits, spool_threshold, spool_dir, max_resolved_size)
-    reading._source.progress = progress
-    reading._source.total = content_length
-    return reading
-
-
-def _check_progress(progress: object, content_length: object) -> None:
-    if progress is not None and not callable(progress):
-        raise MtomFormatError("progress must be a callable taking a Progress")
-    if content_length is not None and (
-        not isinstance(content_length, int)
-        or isinstance(content_length, bool)
-        or content_length < 0
-    ):
-        raise MtomFormatError(f"content_length must be None or an int >= 0, not {content_length!r}")
+    return _Reading(
+        content_type,
+        _Source(source, progress, content_length),
+        limits,
+        spool_threshold,
+        spool_dir,
+        max_resolved_size,
+    )
 
 
 class _Streaming:
     """The async context manager `iter_mtom` returns."""
 
-    def __init__(self, content_type: str, source: ByteSource, limits: _Limits) -> None:
+    def __init__(self, content_type: str, source: _Source, limits: _Limits) -> None:
         self._content_type = content_type
-        self._source = _Source(source)
+        self._source = source
         self._limits = limits
         self._entered = False
 
@@ -1125,8 +1128,4 @@ def iter_mtom(
         max_total_size=max_total_size,
         max_root_size=max_root_size,
     )
-    _check_progress(progress, content_length)
-    streaming = _Streaming(content_type, source, limits)
-    streaming._source.progress = progress
-    streaming._source.total = content_length
-    return streaming
+    return _Streaming(content_type, _Source(source, progress, content_length), limits)

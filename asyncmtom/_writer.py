@@ -141,19 +141,15 @@ def _file_size(source: object) -> int | None:
     try:
         if isinstance(source, os.PathLike):
             st = os.stat(source)
-            return st.st_size if _is_regular(st.st_mode) else None
+            return st.st_size if stat.S_ISREG(st.st_mode) else None
         raw: Any = getattr(source, "wrapped", source)  # anyio.AsyncFile wraps a file object
         fileno = raw.fileno()
         st = os.fstat(fileno)
-        if not _is_regular(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):
             return None
         return max(0, st.st_size - int(raw.tell()))
     except (AttributeError, OSError, TypeError, ValueError):
         return None
-
-
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
 
 
 class XmlWriter:
