@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Installs the real SOAP peers that tests/interop runs against, on a Debian
-# machine, as root: a JDK and Metro (the JAX-WS reference implementation) from
-# Debian's packages.  Idempotent and quiet: when everything is already there it
-# returns at once without touching apt.
+# Installs the real peers that tests/interop and the benchmark run against, on a
+# Debian machine, as root, from Debian's packages:
+#   - a JDK and Metro (the JAX-WS reference implementation);
+#   - Mono, whose System.Runtime.Serialization carries .NET's XmlMtomReader and
+#     XmlMtomWriter (the code behind WCF's MTOM encoder), and its C# compiler;
+#   - gSOAP (the C toolkit and its library), a sender in the benchmark;
+#   - xmlsec1 and Apache WSS4J, independent verifiers of WS-Security signatures.
+# Idempotent and quiet: when everything is already there it returns at once
+# without touching apt.
 set -euo pipefail
 
-packages=(default-jdk-headless libjaxws-java)
+packages=(
+    default-jdk-headless libjaxws-java
+    mono-runtime mono-mcs
+    libmono-system-runtime-serialization4.0-cil libmono-system-servicemodel4.0a-cil
+    gsoap libgsoap-dev
+    xmlsec1 libwss4j-java
+)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -14,8 +25,7 @@ for p in "${packages[@]}"; do
     fi
 done
 
-if [ "${#missing[@]}" -eq 0 ] && command -v javac >/dev/null 2>&1 \
-    && [ -f /usr/share/java/jaxws-rt.jar ]; then
+if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
 
@@ -28,5 +38,8 @@ echo "install-peers.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-command -v javac >/dev/null
+for tool in javac mcs mono soapcpp2 xmlsec1; do
+    command -v "$tool" >/dev/null || { echo "install-peers.sh: $tool missing" >&2; exit 1; }
+done
 test -f /usr/share/java/jaxws-rt.jar
+test -f /usr/share/java/wss4j.jar
