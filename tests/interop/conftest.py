@@ -3,12 +3,14 @@
 Metro (the JAX-WS reference implementation, Debian's ``libjaxws-java``) runs
 the small service under ``java/``: it is compiled once per test session into a
 temporary directory, started once on a free port of 127.0.0.1, and stopped at
-the end of the session (see ``peers.py``).  ``install-peers.sh`` installs the
-JDK and Metro.  spyne, a Python SOAP server, runs in a subprocess the same way
+the end of the session (see ``peers.py``).  .NET's MTOM reader and writer
+(``dotnet/MtomPeer.cs``) are compiled with Mono's ``mcs`` and run as one Mono
+process for the session in the same way.  ``install-peers.sh`` installs the
+JDK, Metro and Mono.  spyne, a Python SOAP server, runs in a subprocess the same way
 where it can be imported.
 
 When a peer is missing, its tests are skipped with the reason, except in CI
-(``CI=true``), where a missing Metro is an error: a broken install step must be
+(``CI=true``), where a missing Metro or Mono is an error: a broken install step must be
 seen, not hidden behind a green run of skips.  spyne is an optional Python
 package: it is required in CI only once the ``test`` extra lists it.
 
@@ -27,11 +29,13 @@ from typing import NoReturn
 
 import pytest
 from peers import (
+    DotnetMtom,
     JavaBuild,
     MetroServer,
     Peer,
     PeerFailed,
     PeerMissing,
+    compile_dotnet,
     compile_java,
     python_server,
     start_metro,
@@ -80,6 +84,28 @@ def metro(java_build: JavaBuild, tmp_path_factory: pytest.TempPathFactory) -> It
         yield server
     finally:
         server.stop()
+
+
+# --- .NET (Mono) ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dotnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DotnetMtom]:
+    """.NET's XmlMtomReader / XmlMtomWriter in one Mono process for the session."""
+    try:
+        exe = compile_dotnet(tmp_path_factory.mktemp("dotnet-build"))
+    except PeerMissing as exc:
+        peer_missing(str(exc))
+    except PeerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        peer = DotnetMtom(exe, tmp_path_factory.mktemp("dotnet"))
+    except PeerFailed as exc:
+        pytest.fail(f"Mono did not start: {exc}", pytrace=False)
+    try:
+        yield peer
+    finally:
+        peer.stop()
 
 
 # --- spyne ---------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Starting and stopping the real SOAP peers, without pytest.
 
-Used by ``conftest.py`` (session fixtures) and by ``capture_metro.py`` (which
-regenerates the recorded Metro messages under ``data/``).
+Used by ``conftest.py`` (session fixtures), by ``capture_metro.py`` (which
+regenerates the recorded Metro messages under ``data/``) and by the benchmark.
+
+.NET's MTOM reader and writer (``dotnet/MtomPeer.cs``) run under Mono as one
+long-lived process answering commands on its standard input (see
+`DotnetMtom`): starting the runtime once keeps the tests fast.
 
 Each server prints one line ``READY <port>`` once it listens on 127.0.0.1 and
 stops when its standard input closes; `Peer.stop` closes it, then terminates
@@ -55,6 +59,9 @@ JVM_HEAP = "-Xmx256m"
 STARTUP_TIMEOUT = 90.0
 COMPILE_TIMEOUT = 180.0
 CLIENT_TIMEOUT = 120.0
+DOTNET_SRC = HERE / "dotnet" / "MtomPeer.cs"
+# One command decodes or writes at most a few hundred MiB.
+DOTNET_COMMAND_TIMEOUT = 120.0
 
 
 class PeerMissing(RuntimeError):
@@ -113,6 +120,101 @@ def compile_java(out: Path) -> JavaBuild:
     if proc.returncode != 0:
         raise PeerFailed(f"javac failed:\n{proc.stdout}\n{proc.stderr}")
     return JavaBuild(java=java, classpath=os.pathsep.join([str(out), jars]))
+
+
+class DotnetMtom:
+    """.NET's XmlMtomReader / XmlMtomWriter under Mono: one process, one command at a time."""
+
+    def __init__(self, exe: Path, workdir: Path) -> None:
+        mono = shutil.which("mono")
+        if mono is None:  # compile_dotnet checked it
+            raise PeerMissing("no mono on PATH")
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / "mono.log"
+        with self.log.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [mono, str(exe)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                cwd=workdir,
+            )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        stdout = self.process.stdout
+        assert stdout is not None
+
+        def pump() -> None:
+            for line in iter(stdout.readline, b""):
+                self._lines.put(line.decode("utf-8").rstrip("\r\n"))
+            self._lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            first = self._next(STARTUP_TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        if first != "READY":
+            self.stop()
+            raise PeerFailed(f"MtomPeer did not start ({first!r}):\n{self.log.read_text()}")
+
+    def _next(self, timeout: float) -> str:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise PeerFailed(f"MtomPeer gave no answer within {timeout:.0f} s") from None
+        if line is None:
+            raise PeerFailed(f"MtomPeer exited:\n{self.log.read_text(errors='replace')}")
+        return line
+
+    def command(self, *fields: str, timeout: float = DOTNET_COMMAND_TIMEOUT) -> list[str]:
+        """Sends one tab-separated command; the answer's lines, without the final END."""
+        assert all("\t" not in f and "\n" not in f and "\r" not in f for f in fields), fields
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(("\t".join(fields) + "\n").encode("utf-8"))
+        stdin.flush()
+        deadline = time.monotonic() + timeout
+        out = []
+        while (line := self._next(max(0.0, deadline - time.monotonic()))) != "END":
+            out.append(line)
+        return out
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def compile_dotnet(out: Path) -> Path:
+    """Compiles ``dotnet/MtomPeer.cs`` with Mono's ``mcs`` into *out*; the program's path."""
+    mcs, mono = shutil.which("mcs"), shutil.which("mono")
+    if mcs is None or mono is None:
+        raise PeerMissing("no Mono (mcs/mono) on PATH: run tests/interop/install-peers.sh as root")
+    out.mkdir(parents=True, exist_ok=True)
+    exe = out / "MtomPeer.exe"
+    proc = subprocess.run(
+        [
+            mcs,
+            "-nologo",
+            "-optimize+",
+            "-r:System.Runtime.Serialization",
+            "-r:System.Xml",
+            f"-out:{exe}",
+            str(DOTNET_SRC),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=COMPILE_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        if "CS0006" in proc.stdout + proc.stderr:  # a referenced assembly is not installed
+            raise PeerMissing(
+                "Mono's System.Runtime.Serialization is missing (Debian package "
+                "libmono-system-runtime-serialization4.0-cil: run "
+                "tests/interop/install-peers.sh as root)"
+            )
+        raise PeerFailed(f"mcs failed:\n{proc.stdout}\n{proc.stderr}")
+    return exe
 
 
 @dataclass
