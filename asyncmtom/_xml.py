@@ -351,6 +351,25 @@ class XmlSerializer:
             self._root_done = True
         return frame
 
+    # -- places filled in later ----------------------------------------------
+
+    def mark(self) -> int:
+        """Close the open start tag and return the offset in ``buffer`` where content goes next.
+
+        A signature is spliced in at such a mark once the digests are known;
+        the open element counts as holding a child from now on.
+        """
+        frame = self.current
+        if frame.content in (ContentKind.TEXT, ContentKind.BINARY):
+            raise WriterStateError(f"<{frame.local_name}> cannot hold child elements here")
+        frame.content = ContentKind.CHILDREN
+        self._close_start_tag()
+        return len(self.buffer)
+
+    def insert(self, offset: int, data: bytes) -> None:
+        """Insert serialized XML (a whole element) at *offset*, a `mark` still in ``buffer``."""
+        self.buffer[offset:offset] = data
+
     # -- binary content ----------------------------------------------------
 
     def begin_binary(self) -> ElementFrame:

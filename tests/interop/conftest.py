@@ -21,6 +21,7 @@ memory figures the tests recorded are printed with the terminal summary.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from peers import (
     PeerMissing,
     compile_dotnet,
     compile_java,
+    compile_wss4j,
     python_server,
     start_metro,
     start_server,
@@ -106,6 +108,29 @@ def dotnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DotnetMtom]:
         yield peer
     finally:
         peer.stop()
+
+
+# --- WS-Security verifiers ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def xmlsec1() -> str:
+    """The ``xmlsec1`` command (Debian package xmlsec1)."""
+    path = shutil.which("xmlsec1")
+    if path is None:
+        peer_missing("no xmlsec1 on PATH (Debian package xmlsec1: run install-peers.sh)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wss4j(tmp_path_factory: pytest.TempPathFactory) -> JavaBuild:
+    """Apache WSS4J 1.6's verifier (``interop.WssVerify``), compiled once per session."""
+    try:
+        return compile_wss4j(tmp_path_factory.mktemp("wss4j-classes"))
+    except PeerMissing as exc:
+        peer_missing(str(exc))
+    except PeerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # --- spyne ---------------------------------------------------------------------------------

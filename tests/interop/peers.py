@@ -95,21 +95,22 @@ class JavaBuild:
         ]
 
 
-def compile_java(out: Path) -> JavaBuild:
-    """Compiles the service and the client under ``java/`` into *out*."""
+def _compile(
+    sources_dir: Path, jar_names: list[str], out: Path, what: str, package: str
+) -> JavaBuild:
     javac = shutil.which("javac")
     java = shutil.which("java")
     if javac is None or java is None:
         raise PeerMissing("no JDK (javac/java) on PATH: run tests/interop/install-peers.sh as root")
-    missing = [j for j in METRO_JARS if not (DEBIAN_JARS / j).is_file()]
+    missing = [j for j in jar_names if not (DEBIAN_JARS / j).is_file()]
     if missing:
         raise PeerMissing(
-            f"Metro jars missing from {DEBIAN_JARS}: {', '.join(missing)} "
-            "(Debian package libjaxws-java: run tests/interop/install-peers.sh as root)"
+            f"{what} jars missing from {DEBIAN_JARS}: {', '.join(missing)} "
+            f"(Debian package {package}: run tests/interop/install-peers.sh as root)"
         )
-    jars = os.pathsep.join(str(DEBIAN_JARS / j) for j in METRO_JARS)
+    jars = os.pathsep.join(str(DEBIAN_JARS / j) for j in jar_names)
     out.mkdir(parents=True, exist_ok=True)
-    sources = sorted(str(p) for p in JAVA_SRC.rglob("*.java"))
+    sources = sorted(str(p) for p in sources_dir.rglob("*.java"))
     proc = subprocess.run(
         [javac, "-nowarn", "-encoding", "UTF-8", "-d", str(out), "-cp", jars, *sources],
         capture_output=True,
@@ -120,6 +121,21 @@ def compile_java(out: Path) -> JavaBuild:
     if proc.returncode != 0:
         raise PeerFailed(f"javac failed:\n{proc.stdout}\n{proc.stderr}")
     return JavaBuild(java=java, classpath=os.pathsep.join([str(out), jars]))
+
+
+def compile_java(out: Path) -> JavaBuild:
+    """Compiles the service and the client under ``java/`` into *out*."""
+    return _compile(JAVA_SRC, METRO_JARS, out, "Metro", "libjaxws-java")
+
+
+# Apache WSS4J 1.6 (Debian's libwss4j-java) and what it needs, for the signature verifier.
+WSS4J_JARS = ["wss4j.jar", "xmlsec.jar", "commons-logging.jar", "slf4j-api.jar"]
+WSS4J_SRC = HERE / "wss4j"
+
+
+def compile_wss4j(out: Path) -> JavaBuild:
+    """Compiles the WS-Security verifier under ``wss4j/`` (``interop.WssVerify``) into *out*."""
+    return _compile(WSS4J_SRC, WSS4J_JARS, out, "WSS4J", "libwss4j-java")
 
 
 class DotnetMtom:
