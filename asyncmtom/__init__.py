@@ -28,6 +28,7 @@ from ._reader import (
     iter_mtom,
     read_mtom,
 )
+from ._sync import SyncBody
 from ._writer import ByteSink, WriteFunction, XmlWriter
 from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE
 
@@ -57,6 +58,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "SoapVersion",
+    "SyncBody",
     "TextEncoding",
     "WriteFunction",
     "WriterStateError",

@@ -1,4 +1,4 @@
-"""zeep integration: a zeep ``AsyncClient`` sends MTOM and reads MTOM replies.
+"""zeep integration: zeep's clients send MTOM and read MTOM replies of any size.
 
 Install with the ``zeep`` extra (``pip install "asyncmtom[zeep]"``).  This is
 the only module of asyncmtom that imports zeep (and httpx): ``import
@@ -6,87 +6,151 @@ asyncmtom`` never does.
 
 Usage::
 
-    from zeep import AsyncClient
-    from asyncmtom.zeep import Binary, MtomTransport
+    from zeep import AsyncClient, Client
+    from asyncmtom.zeep import Binary, MtomTransport, SyncMtomTransport
 
     async with AsyncClient(wsdl, transport=MtomTransport()) as client:
         result = await client.service.upload(name="scan.pdf", data=Binary("scan.pdf"))
 
-Strategy.  zeep builds the whole SOAP envelope as an lxml tree before it
-calls the transport, and it renders every ``xs:base64Binary`` value with
-``base64.b64encode(value)``.  A `Binary` is therefore a ``bytes`` subclass
-that holds only a short unique token (27 bytes): zeep base64-encodes the
-token, never the data.  The token's base64 text is registered in a weak map
-that leads back to the real source (a file path, bytes, an async iterable or
-``read(n)`` object, or a push callback); the entry lives as long as the
-`Binary` value does, so nothing leaks once a call is over.
+    with Client(wsdl, transport=SyncMtomTransport()) as client:
+        reply = client.service.download(name="scan.pdf")
+        reply.data.save("copy.pdf")     # a large part: spooled, saved without a copy
 
-`MtomTransport` overrides ``post_xml(address, envelope, headers)``, the one
-place where zeep hands the envelope to a transport.  `prepare_request`
-walks the lxml tree and writes it again through `asyncmtom.XmlWriter`:
-elements with their prefixes, every namespace declaration where zeep put it
-(so QName values such as ``xsi:type="ns1:T"`` keep their prefixes),
-attributes and text; comments and processing instructions are dropped.  An
-element whose text is a registered token gets the real source instead, with
-``pull_bytes``, ``push_bytes`` or ``write_bytes``: an ``xop:Include`` in the
-XML, the bytes streamed into their own part when the body is sent, never
-base64 in memory.  The SOAP version comes from the envelope's namespace; the
-action from zeep's headers (the ``SOAPAction`` header for SOAP 1.1, the
-``action`` parameter of the Content-Type for SOAP 1.2).  Every other header
-zeep set is kept; Content-Type (and Content-Length, when every size is
-known) are the writer's.
+Strategy, requests.  zeep builds the whole SOAP envelope as an lxml tree
+before it calls the transport, and it renders every ``xs:base64Binary``
+value with ``base64.b64encode(value)``.  A `Binary` is therefore a ``bytes``
+subclass that holds only a short unique token (27 bytes): zeep
+base64-encodes the token, never the data.  The token's base64 text is
+registered in a weak map that leads back to the real source (a file path,
+bytes, an async iterable or ``read(n)`` object, or a push callback); the
+entry lives as long as the `Binary` value does.  The transports override
+``post_xml(address, envelope, headers)``, the one place where zeep hands the
+envelope to a transport: `prepare_request` walks the lxml tree and writes it
+again through `asyncmtom.XmlWriter` (prefixes and namespace declarations
+where zeep put them, attributes, text; comments and processing instructions
+dropped), and an element whose text is a registered token gets the real
+source, streamed into its own part when the body is sent.  The SOAP version
+comes from the envelope's namespace, the action from zeep's headers.
 
-The request is posted with the transport's ``httpx.AsyncClient`` and the
-reply is streamed.  A ``multipart/related`` reply is decoded with
-`asyncmtom.read_mtom` and its XOP references are resolved (`MtomMessage.resolve`)
-into a plain XML reply, which zeep then processes as usual: its own MTOM
-handling (which holds the whole raw message in memory) never runs.  A plain
-reply is handed on unchanged.  zeep parses the reply as one document, so a
-large downloaded attachment ends up in memory as zeep's ``bytes`` value; for
-downloads of any size, post the request yourself and use `asyncmtom.read_mtom`.
+Strategy, replies.  A ``multipart/related`` reply is read with
+`asyncmtom.read_mtom` (large parts spooled to temporary files as they
+arrive).  Its root XML goes to zeep with each ``xop:Include`` replaced by
+the base64 of a fresh 27-byte token, so the document zeep parses stays as
+small as the root whatever the parts weigh (lxml's 10 MB text node limit
+never comes near).  While zeep turns that document into Python values, its
+``xs:base64Binary`` decoder hands back, for a token, the value backed by the
+received part: the part's ``bytes`` when it was held in memory (up to
+``spool_threshold``, 1 MiB by default), otherwise a `SpooledBinary`
+(`SyncMtomTransport`) or `AsyncSpooledBinary` (`MtomTransport`) that owns
+the spool file: ``save(path)`` moves it into place, ``bytes(value)`` reads
+it, and the file is removed when the value is garbage collected.  A token
+that ends up anywhere else (a ``string`` field, ``xs:any`` content) would
+be silently wrong data, so it raises `MtomFormatError` once zeep is done.
+
+Strategy, the sync client.  `SyncMtomTransport` sends with an
+``httpx.Client``; the writer and the reader, which are async, run for the
+length of one call on a private event loop thread (an anyio blocking
+portal): the request body is an `asyncmtom.SyncBody` pulled chunk by chunk
+by httpx, and the reply is fed to the reader in batches of about 1 MiB.
+
+Hooks.  Importing this module wraps three zeep functions, once: SOAP
+bindings' ``send`` and ``send_async`` (the wrong transport for the kind of
+client raises `TypeError` before anything is sent; a call made with these
+transports gets its error messages cut to a readable length, and
+`raw_response` is known to the transport), the bindings' ``_create`` (an
+envelope holding a `Binary` that is about to be sent by any other transport
+raises `TypeError`: zeep would send the placeholder), and the
+``xs:base64Binary`` decoder (the reply tokens above; any other text is
+decoded as before).  ``AsyncClient.create_service`` gives an async proxy
+when the transport is `MtomTransport`.
 
 Decisions.  The W3C ``xmime`` schema, which MTOM WSDLs of Metro, CXF and
 .NET import by its URL, is answered from a copy in this module
-(`XMIME_SCHEMA`), so loading such a WSDL needs no access to www.w3.org.
-Every request goes out as MTOM, even one without a `Binary`
-value, because MTOM endpoints (WCF, Metro with MTOM enabled) answer plain XML
-with a fault; pass ``always_mtom=False`` to send such requests as zeep would.
-A `Binary` that ends up anywhere but as the whole text of an element (an
-attribute, a list of values, a ``hexBinary`` or ``string`` field) raises
-`MtomFormatError` instead of sending the token as data.  The sync
-``zeep.Client`` is not supported: the writer is async.
+(`XMIME_SCHEMA`).  Every request goes out as MTOM, even one without a
+`Binary`, because MTOM endpoints answer plain XML with a fault; pass
+``always_mtom=False`` to send such requests as zeep would.  A `Binary` that
+ends up anywhere but as the whole text of an element (an attribute, a list
+of values) raises `MtomFormatError`; in a ``string`` or ``hexBinary`` field
+zeep itself refuses its NUL byte.  A WS-Security signature that covers an
+element holding a `Binary` is refused before anything is sent
+(`refuse_signature_over_binary`): it would sign the placeholder.
+``operation_timeout`` applies to every call, also with a client of your own
+(``None`` leaves that client's timeout); the given client's default headers,
+auth, certificates and proxy are used as they are.  `MtomTransport` closes
+its client on exit as zeep's ``AsyncTransport`` does, and the WSDL client if
+it made it; `SyncMtomTransport` closes only a client it made, as zeep's
+``Transport`` does with its session.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
+import functools
 import logging
 import os
+import re
 import secrets
+import shutil
 import stat
+import tempfile
 import weakref
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 import httpx
+import requests
+import zeep.client  # type: ignore[import-untyped, unused-ignore]
+import zeep.exceptions  # type: ignore[import-untyped, unused-ignore]
+import zeep.proxy  # type: ignore[import-untyped, unused-ignore]
 import zeep.transports  # type: ignore[import-untyped, unused-ignore]
+import zeep.wsdl.bindings.soap  # type: ignore[import-untyped, unused-ignore]
+import zeep.xsd.types.builtins  # type: ignore[import-untyped, unused-ignore]
+from zeep.wsdl.utils import etree_to_string  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import BytesLike, ProgressCallback
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomFormatError
-from ._reader import read_mtom
+from ._reader import MtomMessage, read_mtom
 from ._related_parser import parse_media_type
+from ._sync import SyncBody
 from ._writer import XmlWriter
+from ._xop_resolve import find_includes, inserted_text_codec, plan_splices
 
-__all__ = ["XMIME_SCHEMA", "Binary", "MtomRequest", "MtomTransport", "prepare_request"]
+__all__ = [
+    "XMIME_SCHEMA",
+    "AsyncSpooledBinary",
+    "Binary",
+    "MtomRequest",
+    "MtomTransport",
+    "SpooledBinary",
+    "SyncMtomTransport",
+    "prepare_request",
+    "refuse_signature_over_binary",
+]
 
 logger = logging.getLogger(__name__)
 
 _TOKEN_PREFIX = b"\x00asyncmtom-xop:"  # 15 bytes: its base64 is a fixed 20-character prefix
 _TOKEN_TEXT_PREFIX = base64.b64encode(_TOKEN_PREFIX).decode("ascii")
+_TOKEN_TEXT = re.compile(re.escape(_TOKEN_TEXT_PREFIX) + "[A-Za-z0-9+/]{16}")
+_REPLY_PREFIX = b"\x00asyncmtom-got:"  # the same, for the parts of a reply
+_REPLY_TEXT_PREFIX = base64.b64encode(_REPLY_PREFIX).decode("ascii")
 _ENVELOPES: dict[str, SoapVersion] = {SOAP11.namespace: SOAP11, SOAP12.namespace: SOAP12}
+_DSIG = "http://www.w3.org/2000/09/xmldsig#"
+_USER_AGENT = f"Zeep/{zeep.__version__} (www.python-zeep.org)"
+#: Longest error message text kept from zeep (whose messages may quote a whole reply).
+MAX_ERROR_TEXT = 2000
+#: Bytes of the reply handed at a time from the sync client's thread to the reader.
+_SYNC_BATCH = 1024 * 1024
 
 #: The W3C schema of the xmime namespace ("Describing Media Content of Binary
 #: Data in XML", W3C Working Group Note, 4 May 2005).  Metro, CXF and .NET
@@ -262,6 +326,300 @@ class Binary(bytes):
         raise TypeError("a Binary stands for a local source and cannot be pickled")
 
 
+# --- values received in a reply --------------------------------------------------------------
+
+
+class _SpoolFile:
+    """The file behind a spooled value, and whether it is still ours to remove."""
+
+    __slots__ = ("directory", "owned", "path")
+
+    def __init__(self, directory: str, path: str) -> None:
+        self.directory: str | None = directory  # private (0700), made for this one file
+        self.path = path
+        self.owned = True
+
+    def remove(self) -> None:
+        if self.owned:
+            self.owned = False
+            with suppress(OSError):
+                os.unlink(self.path)
+        if self.directory is not None:
+            with suppress(OSError):
+                os.rmdir(self.directory)
+            self.directory = None
+
+
+class _Spooled:
+    """What `SpooledBinary` and `AsyncSpooledBinary` share: a part kept in a file."""
+
+    def __init__(self, spool: _SpoolFile, size: int, content_type: str, content_id: str) -> None:
+        self._spool = spool
+        #: The part's size in bytes.
+        self.size = size
+        #: The part's Content-Type header as received.
+        self.content_type = content_type
+        #: The part's Content-ID, without angle brackets.
+        self.content_id = content_id
+        # The file goes when the value goes, whoever holds it last.
+        self._finalizer = weakref.finalize(self, spool.remove)
+
+    @property
+    def path(self) -> Path:
+        """The file that holds the data now: a temporary file until `save` moved it."""
+        return Path(self._spool.path)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return Path(self._spool.path).read_bytes()
+
+    def open(self) -> BinaryIO:
+        """The data as a binary file object opened for reading (close it when done)."""
+        return open(self._spool.path, "rb")  # the caller closes it
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.content_id!r} {self.content_type!r} "
+            f"size={self.size} at {self._spool.path!r}>"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a spooled value is backed by a local file and cannot be pickled")
+
+    def _save(self, path: str | os.PathLike[str]) -> Path:
+        target = Path(path)
+        spool = self._spool
+        if spool.owned:
+            try:
+                os.replace(spool.path, target)
+            except OSError:
+                pass  # another file system, most likely: copy instead
+            else:
+                spool.owned = False
+                spool.path = os.fspath(target)
+                spool.remove()  # the private directory, now empty
+                return target
+        shutil.copyfile(spool.path, target)
+        return target
+
+
+class SpooledBinary(_Spooled):
+    """A binary field of a reply to `SyncMtomTransport`, kept in a temporary file.
+
+    ``save(path)`` moves the file there when it can (same file system), so a
+    part of any size is saved without a copy; the saved file then backs the
+    value and is left in place.  ``bytes(value)`` reads the whole data into
+    memory, ``open()`` gives a file object, ``len(value)`` is the size.  The
+    temporary file is removed when the value is garbage collected.
+    """
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the data to *path*, replacing any file there; returns the path."""
+        return self._save(path)
+
+
+class AsyncSpooledBinary(_Spooled):
+    """A binary field of a reply to `MtomTransport`, kept in a temporary file.
+
+    As `SpooledBinary`, except that ``save`` and ``read`` are coroutines (the
+    file work runs in a worker thread) and the value can be iterated with
+    ``async for`` in chunks.
+    """
+
+    async def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the data to *path*, replacing any file there; returns the path."""
+        return await anyio.to_thread.run_sync(self._save, path)
+
+    async def read(self) -> bytes:
+        """The whole data as ``bytes``."""
+        return await anyio.Path(self._spool.path).read_bytes()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async with await anyio.open_file(self._spool.path, "rb") as file:
+            while chunk := await file.read(768 * 1024):
+                yield chunk
+
+
+class _ReplyValues:
+    """The values of one reply, by the token text that stands for each in zeep's document."""
+
+    __slots__ = ("__weakref__", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def add(self, value: object) -> str:
+        token = base64.b64encode(_REPLY_PREFIX + secrets.token_bytes(12)).decode("ascii")
+        self.values[token] = value
+        _REPLIES[token] = self
+        return token
+
+
+# Token text -> the reply it belongs to, as long as zeep's response object holds that reply.
+_REPLIES: weakref.WeakValueDictionary[str, _ReplyValues] = weakref.WeakValueDictionary()
+
+
+async def _take_part(
+    message: MtomMessage, content_id: str, href: str, spool_dir: str | None, spooled: type[_Spooled]
+) -> object:
+    attachment = message.attachments.get(content_id)
+    if attachment is None:  # a sender that percent-encoded nothing but a literal '%'
+        attachment = message.attachments.get(href.strip()[4:])
+    if attachment is None:
+        raise MtomFormatError(f"xop:Include href {href[:200]!r} names no part of the message")
+    if attachment.in_memory:
+        return await attachment.read()
+    # A private directory: the saved part gets an ordinary file mode, the
+    # directory keeps it from other users.  Same file system as the spool
+    # file, so save() below is a rename, not a copy.
+    directory = await anyio.to_thread.run_sync(
+        functools.partial(tempfile.mkdtemp, prefix="asyncmtom-", dir=spool_dir)
+    )
+    spool = _SpoolFile(directory, os.path.join(directory, "part"))
+    value = spooled(spool, attachment.size, attachment.content_type, attachment.content_id)
+    try:
+        await attachment.save(spool.path)
+    except BaseException:
+        spool.remove()
+        raise
+    return value
+
+
+async def _tokenize_reply(
+    message: MtomMessage, spool_dir: str | None, spooled: type[_Spooled]
+) -> tuple[bytes, _ReplyValues]:
+    """The root XML with a token for each part, and the values the tokens stand for."""
+    root = message.root
+    includes = find_includes(root)
+    values = _ReplyValues()
+    tokens: dict[str, str] = {}
+    for include in includes:
+        if include.content_id not in tokens:
+            value = await _take_part(message, include.content_id, include.href, spool_dir, spooled)
+            tokens[include.content_id] = values.add(value)
+    codec = inserted_text_codec(root) or "ascii"
+    xml = b"".join(
+        bytes(piece) if isinstance(piece, memoryview) else tokens[piece].encode(codec)
+        for piece in plan_splices(root, includes)
+    )
+    return xml, values
+
+
+def _mentions(value: object, tokens: set[str], seen: set[int]) -> bool:
+    """Whether one of *tokens* appears as text anywhere in a zeep result."""
+    if isinstance(value, str):
+        return _REPLY_TEXT_PREFIX in value and any(token in value for token in tokens)
+    if isinstance(value, (bytes, bytearray, memoryview, int, float, _Spooled)) or value is None:
+        return False
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
+    if hasattr(value, "iter") and hasattr(value, "attrib"):  # an lxml element
+        return any(
+            _mentions(text, tokens, seen)
+            for element in value.iter()
+            for text in (element.text, element.tail, *element.attrib.values())
+        )
+    children: Any = getattr(value, "__values__", None)  # a zeep CompoundValue
+    if children is None:
+        children = getattr(value, "value", None) if hasattr(value, "xsd_obj") else value
+    if isinstance(children, Mapping):
+        children = list(children.values())
+    if isinstance(children, (list, tuple)):
+        return any(_mentions(child, tokens, seen) for child in children)
+    return False
+
+
+# --- what must never reach the wire ------------------------------------------------------------
+
+
+def _binary_tokens(text: str | None) -> list[str]:
+    """The registered `Binary` tokens in *text* (the token of a value no longer alive is none)."""
+    if not text or _TOKEN_TEXT_PREFIX not in text:
+        return []
+    return [token for token in _TOKEN_TEXT.findall(text) if token in _REGISTRY]
+
+
+def _holds_binary(element: Any) -> bool:
+    for node in element.iter():
+        texts = [node.text, node.tail if node is not element else None]
+        if isinstance(node.tag, str):
+            texts.extend(node.attrib.values())
+        if any(_binary_tokens(text) for text in texts):
+            return True
+    return False
+
+
+def _signed_elements(envelope: Any) -> Iterator[Any]:
+    """The elements a ``ds:Signature`` in *envelope* covers (same-document references)."""
+    for reference in envelope.iter(f"{{{_DSIG}}}Reference"):
+        uri = reference.get("URI")
+        if uri == "":
+            yield envelope
+        elif uri is not None and uri.startswith("#") and len(uri) > 1:
+            wanted = uri[1:]
+            for element in envelope.iter():
+                if not isinstance(element.tag, str):
+                    continue
+                for name, value in element.attrib.items():
+                    if value == wanted and name.rpartition("}")[2] in ("Id", "ID", "id"):
+                        yield element
+
+
+def refuse_signature_over_binary(envelope: Any) -> None:
+    """Refuse an envelope whose XML signature covers an element that holds a `Binary`.
+
+    zeep's WS-Security (``wsse=Signature(...)``, ``BinarySignature(...)``)
+    signs the envelope before the transport sees it, when a `Binary` is
+    still its placeholder: the digest would be over the placeholder, not the
+    bytes that are sent, and a receiver (which verifies with the base64 of
+    the part in place of the ``xop:Include``) rejects it.  Raises
+    `ValueError` so that no such message is ever sent.  Signing messages
+    with MTOM parts is not supported yet; a signed message without a
+    `Binary` is sent as usual.
+    """
+    for element in _signed_elements(envelope):
+        if _holds_binary(element):
+            name = element.tag.rpartition("}")[2] if isinstance(element.tag, str) else "?"
+            raise ValueError(
+                f"a WS-Security signature covers <{name}>, which holds a Binary: it would "
+                "sign the Binary's placeholder, not the bytes sent as an MTOM part, and the "
+                "receiver would reject it.  Signing messages with MTOM parts is not supported; "
+                "send the value as bytes (inline base64) to sign it, or leave it unsigned"
+            )
+
+
+def _refuse_placeholder(envelope: Any, transport: object) -> None:
+    """Refuse an envelope holding a `Binary` that a transport not of this module would send."""
+    if _REGISTRY and _holds_binary(envelope):
+        raise TypeError(
+            f"this zeep client's transport ({type(transport).__module__}."
+            f"{type(transport).__qualname__}) would send a Binary's 27-byte placeholder "
+            "instead of its data: use asyncmtom.zeep.MtomTransport with zeep.AsyncClient, "
+            "or asyncmtom.zeep.SyncMtomTransport with zeep.Client"
+        )
+
+
+def _cut(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters cut)"
+
+
+def _cut_error(error: BaseException) -> None:
+    """Shorten a zeep error whose message quotes a whole document (its attributes are kept)."""
+    if any(isinstance(arg, str) and len(arg) > MAX_ERROR_TEXT for arg in error.args):
+        error.args = tuple(_cut(a) if isinstance(a, str) else a for a in error.args)
+    message = getattr(error, "message", None)
+    if isinstance(message, str) and len(message) > MAX_ERROR_TEXT:
+        error.message = _cut(message)  # type: ignore[attr-defined]
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class MtomRequest:
     """What `prepare_request` makes: the writer holding the envelope, and the HTTP headers."""
@@ -385,10 +743,12 @@ async def prepare_request(
     Each element whose text is a `Binary` token gets the `Binary`'s real
     source as its binary content.  Data is not read here (except a value of
     a declared size within ``max_inline_size``, which is inlined); a file
-    source must exist now.
+    source must exist now.  An envelope whose WS-Security signature covers a
+    `Binary` is refused (`refuse_signature_over_binary`).
     """
     headers = dict(headers or {})
     soap, action = _soap_and_action(envelope, headers)
+    refuse_signature_over_binary(envelope)
     writer = XmlWriter(MtomEncoding(soap=soap, action=action, max_inline_size=max_inline_size))
     binaries = await _write_element(writer, envelope, {})
     merged = {
@@ -403,11 +763,135 @@ async def prepare_request(
     return MtomRequest(writer, merged, binaries)
 
 
-class MtomTransport(zeep.transports.AsyncTransport):  # type: ignore[misc, unused-ignore]
-    """A zeep ``AsyncTransport`` that sends MTOM requests and decodes MTOM replies.
+# --- the transports ------------------------------------------------------------------------------
 
-    Keyword arguments are zeep's (``client``, ``wsdl_client``, ``cache``,
-    ``timeout``, ``operation_timeout``, ``verify_ssl``, ``proxy``) plus:
+
+@dataclass
+class _Call:
+    """One operation call through a zeep SOAP binding: its client and the replies it read."""
+
+    client: Any
+    replies: list[_ReplyValues] = field(default_factory=list)
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("asyncmtom_zeep_call")
+
+
+def _raw_response_wanted() -> bool:
+    call = _CALL.get(None)
+    return call is not None and bool(call.client.settings.raw_response)
+
+
+def _zeep_response(
+    response: httpx.Response, content: bytes, headers: httpx.Headers | None = None
+) -> requests.Response:
+    """The ``requests.Response`` zeep's reply processing expects (as zeep's own transports)."""
+    new = requests.Response()
+    new._content = content
+    new.status_code = response.status_code
+    new.headers = headers if headers is not None else response.headers  # type: ignore[assignment]
+    new.cookies = response.cookies  # type: ignore[assignment]
+    new.encoding = response.encoding
+    return new
+
+
+def _tokenized_response(
+    response: httpx.Response, message: MtomMessage, xml: bytes, values: _ReplyValues
+) -> requests.Response:
+    headers = httpx.Headers(response.headers)
+    for name in ("content-length", "content-encoding", "transfer-encoding"):
+        if name in headers:
+            del headers[name]
+    headers["content-type"] = (
+        f"{message.media_type or 'text/xml'}; charset={message.charset or 'utf-8'}"
+    )
+    new = _zeep_response(response, xml, headers)
+    # zeep holds the response while it turns the XML into values: the reply's
+    # tokens resolve as long as it does (the registry's references are weak).
+    new.asyncmtom_values = values  # type: ignore[attr-defined]
+    call = _CALL.get(None)
+    if call is not None:
+        call.replies.append(values)
+    return new
+
+
+def _read_file_url(url: str) -> bytes | None:
+    parsed = urlparse(url)
+    if parsed.scheme != "file":
+        return None
+    return Path(url2pathname(parsed.path)).read_bytes()
+
+
+class _MtomOptions:
+    """What both transports share: MTOM options, the bundled schema, timeouts, requests."""
+
+    operation_timeout: float | None
+
+    def _set_options(
+        self,
+        cache: Any,
+        timeout: float | None,
+        operation_timeout: float | None,
+        max_inline_size: int,
+        always_mtom: bool,
+        progress: ProgressCallback | None,
+        read_options: Mapping[str, Any] | None,
+    ) -> None:
+        MtomEncoding(max_inline_size=max_inline_size)  # validates it now
+        # The attributes zeep's own code reads (Transport.load, settings()).
+        self.cache = cache
+        self.load_timeout = timeout
+        self.operation_timeout = operation_timeout
+        self.logger = logger
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be a callable taking a Progress")
+        self.max_inline_size = max_inline_size
+        self.always_mtom = always_mtom
+        self.progress = progress
+        self.read_options: dict[str, Any] = dict(read_options or {})
+        spool_dir = self.read_options.get("spool_dir")
+        self._spool_dir = os.fspath(spool_dir) if spool_dir is not None else None
+
+    def load(self, url: str) -> bytes:
+        """Load a WSDL or schema for zeep; the W3C xmime schema comes from `XMIME_SCHEMA`."""
+        bundled = _BUNDLED.get(url)
+        if bundled is not None:
+            return bundled
+        content: bytes = super().load(url)  # type: ignore[misc]
+        return content
+
+    def _timeout(self) -> Any:
+        """``operation_timeout`` for this request, or the client's own timeout when it is None."""
+        if self.operation_timeout is None:
+            return httpx.USE_CLIENT_DEFAULT
+        return self.operation_timeout
+
+    async def _prepare(self, envelope: Any, headers: Mapping[str, str]) -> MtomRequest | None:
+        """The MTOM request for *envelope*, or None to send it as plain XML."""
+        request = await prepare_request(envelope, headers, max_inline_size=self.max_inline_size)
+        if not request.binaries and not self.always_mtom:
+            return None
+        logger.debug(
+            "HTTP Post: MTOM, %d binary value(s), Content-Type %s",
+            request.binaries,
+            request.writer.content_type,
+        )
+        return request
+
+
+def _zeep_user_agent(client: httpx.Client | httpx.AsyncClient) -> None:
+    client.headers["User-Agent"] = _USER_AGENT
+
+
+class MtomTransport(_MtomOptions, zeep.transports.AsyncTransport):  # type: ignore[misc, unused-ignore]
+    """A zeep ``AsyncTransport`` for ``zeep.AsyncClient``: MTOM requests and replies.
+
+    zeep's keyword arguments keep their meaning: ``client`` (an
+    ``httpx.AsyncClient``, used as given: its headers, auth, certificates
+    and proxy), ``wsdl_client`` (an ``httpx.Client`` that loads the WSDL),
+    ``cache``, ``timeout`` (loading the WSDL), ``operation_timeout`` (every
+    call; None leaves the client's own timeout), ``verify_ssl`` and
+    ``proxy`` (for the clients made here).  Added:
 
     - ``max_inline_size`` (767): a `Binary` of a declared size up to this is
       inlined as base64 (as .NET does); larger or unsized ones become parts.
@@ -417,82 +901,347 @@ class MtomTransport(zeep.transports.AsyncTransport):  # type: ignore[misc, unuse
       request body (``XmlWriter.body(progress=...)``); keep it quick.
     - ``read_options``: keyword arguments for `read_mtom` when a reply is
       MTOM (its limits, ``spool_threshold``, ``spool_dir``).
+
+    A binary field that arrived as a part comes back as ``bytes`` (up to
+    ``spool_threshold``) or as an `AsyncSpooledBinary`.
     """
+
+    _close_session = False  # zeep's Transport.__del__ reads it
 
     def __init__(
         self,
         *,
+        client: httpx.AsyncClient | None = None,
+        wsdl_client: httpx.Client | None = None,
+        cache: Any = None,
+        timeout: float | None = 300,
+        operation_timeout: float | None = None,
+        verify_ssl: Any = True,
+        proxy: Any = None,
         max_inline_size: int = 767,
         always_mtom: bool = True,
         progress: ProgressCallback | None = None,
         read_options: Mapping[str, Any] | None = None,
-        **transport_options: Any,
     ) -> None:
-        super().__init__(**transport_options)  # type: ignore[no-untyped-call, unused-ignore]
-        MtomEncoding(max_inline_size=max_inline_size)  # validates it now
-        if progress is not None and not callable(progress):
-            raise MtomFormatError("progress must be a callable taking a Progress")
-        self.max_inline_size = max_inline_size
-        self.always_mtom = always_mtom
-        self.progress = progress
-        self.read_options: dict[str, Any] = dict(read_options or {})
+        if client is not None and not isinstance(client, httpx.AsyncClient):
+            raise TypeError(
+                f"MtomTransport needs an httpx.AsyncClient, not {type(client).__name__}; "
+                "for zeep.Client and an httpx.Client use SyncMtomTransport"
+            )
+        # zeep's AsyncTransport.__init__ is not called: it replaces the given
+        # client's headers.
+        self._set_options(
+            cache, timeout, operation_timeout, max_inline_size, always_mtom, progress, read_options
+        )
+        self._own_wsdl_client = wsdl_client is None
+        if wsdl_client is None:
+            wsdl_client = httpx.Client(verify=verify_ssl, timeout=timeout, proxy=proxy)
+            _zeep_user_agent(wsdl_client)
+        self.wsdl_client = wsdl_client
+        if client is None:
+            client = httpx.AsyncClient(verify=verify_ssl, timeout=operation_timeout, proxy=proxy)
+            _zeep_user_agent(client)
+        self.client = client
 
-    def load(self, url: str) -> bytes:
-        """Load a WSDL or schema for zeep; the W3C xmime schema comes from `XMIME_SCHEMA`."""
-        bundled = _BUNDLED.get(url)
-        if bundled is not None:
-            return bundled
-        content: bytes = super().load(url)  # type: ignore[no-untyped-call, unused-ignore]
+    async def aclose(self) -> None:
+        """Close the client (as zeep's ``AsyncTransport`` does) and the WSDL client made here."""
+        await self.client.aclose()
+        if self._own_wsdl_client:
+            self.wsdl_client.close()
+
+    def _load_remote_data(self, url: str) -> bytes:
+        local = _read_file_url(url)
+        if local is not None:
+            return local
+        content: bytes = super()._load_remote_data(url)  # type: ignore[no-untyped-call, unused-ignore]
         return content
 
-    async def post_xml(self, address: str, envelope: Any, headers: Mapping[str, str]) -> Any:
-        """Send *envelope* as MTOM; return zeep's response object, the reply resolved."""
-        request = await prepare_request(envelope, headers, max_inline_size=self.max_inline_size)
-        if not request.binaries and not self.always_mtom:
-            return await super().post_xml(address, envelope, headers)  # type: ignore[no-untyped-call, unused-ignore]
-        logger.debug(
-            "HTTP Post to %s: MTOM, %d binary value(s), Content-Type %s",
-            address,
-            request.binaries,
-            request.writer.content_type,
+    async def get(self, address: str, params: Any, headers: Mapping[str, str]) -> Any:
+        """zeep's GET (HTTP bindings), with ``operation_timeout``."""
+        response = await self.client.get(
+            address, params=params, headers=headers, timeout=self._timeout()
         )
+        return _zeep_response(response, response.content)
+
+    async def post(self, address: str, message: Any, headers: Mapping[str, str]) -> Any:
+        """zeep's plain POST, with ``operation_timeout``; the httpx response."""
+        return await self.client.post(
+            address, content=message, headers=headers, timeout=self._timeout()
+        )
+
+    async def post_xml(self, address: str, envelope: Any, headers: Mapping[str, str]) -> Any:
+        """Send *envelope* as MTOM; return zeep's response object for the reply."""
+        request = await self._prepare(envelope, headers)
+        if request is None:
+            content: Any = etree_to_string(envelope)  # type: ignore[no-untyped-call, unused-ignore]
+            send_headers = dict(headers)
+        else:
+            content, send_headers = request.writer.body(progress=self.progress), request.headers
         http_request = self.client.build_request(
-            "POST",
-            address,
-            content=request.writer.body(progress=self.progress),
-            headers=request.headers,
+            "POST", address, content=content, headers=send_headers, timeout=self._timeout()
         )
         response = await self.client.send(http_request, stream=True)
         try:
-            reply = await self._read_reply(response)
+            return await self._read_reply(response)
         finally:
             await response.aclose()
-        logger.debug(
-            "HTTP Response from %s (status: %d): %d bytes of XML",
-            address,
-            reply.status_code,
-            len(reply.content),
-        )
-        return self.new_response(reply)  # type: ignore[no-untyped-call, unused-ignore]
 
-    async def _read_reply(self, response: httpx.Response) -> httpx.Response:
+    async def _read_reply(self, response: httpx.Response) -> requests.Response:
         content_type = response.headers.get("content-type", "")
-        if parse_media_type(content_type).essence != "multipart/related":
-            await response.aread()
-            return response
+        logger.debug("HTTP Response (status: %d): %s", response.status_code, content_type)
+        if _raw_response_wanted() or parse_media_type(content_type).essence != "multipart/related":
+            return _zeep_response(response, await response.aread())
         async with read_mtom(content_type, response.aiter_bytes(), **self.read_options) as message:
-            xml = await message.resolve()
-            media_type = message.media_type or "text/xml"
-            charset = message.charset or "utf-8"
-        headers = httpx.Headers(response.headers)
-        for name in ("content-length", "content-encoding", "transfer-encoding"):
-            if name in headers:
-                del headers[name]
-        headers["content-type"] = f"{media_type}; charset={charset}"
-        return httpx.Response(
-            response.status_code,
-            headers=headers,
-            content=xml,
-            request=response.request,
-            extensions=response.extensions,
+            xml, values = await _tokenize_reply(message, self._spool_dir, AsyncSpooledBinary)
+        return _tokenized_response(response, message, xml, values)
+
+
+class SyncMtomTransport(_MtomOptions, zeep.transports.Transport):  # type: ignore[misc, unused-ignore]
+    """A zeep ``Transport`` for the synchronous ``zeep.Client``: MTOM requests and replies.
+
+    It sends with an ``httpx.Client``; the async writer and reader run on a
+    private event loop thread for the length of each call (an anyio
+    blocking portal), so `Binary` sources stream from disk with flat memory
+    as with `MtomTransport`.  A push callback or async source of a `Binary`
+    runs on that thread's event loop (asyncio), and so does ``progress``.
+
+    zeep's keyword arguments keep their meaning: ``client`` (an
+    ``httpx.Client``, used as given, also to load the WSDL), ``cache``,
+    ``timeout`` (loading the WSDL), ``operation_timeout`` (every call; None
+    leaves the client's own timeout), ``verify_ssl`` and ``proxy`` (for the
+    client made here).  ``max_inline_size``, ``always_mtom``, ``progress``
+    and ``read_options`` are `MtomTransport`'s.  A binary field that arrived
+    as a part comes back as ``bytes`` or as a `SpooledBinary`.  ``close()``
+    (``with zeep.Client(...)`` calls it) closes the client if it was made here.
+    """
+
+    _close_session = False  # zeep's Transport.__del__ reads it
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        cache: Any = None,
+        timeout: float | None = 300,
+        operation_timeout: float | None = None,
+        verify_ssl: Any = True,
+        proxy: Any = None,
+        max_inline_size: int = 767,
+        always_mtom: bool = True,
+        progress: ProgressCallback | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if client is not None and not isinstance(client, httpx.Client):
+            raise TypeError(
+                f"SyncMtomTransport needs an httpx.Client, not {type(client).__name__}; "
+                "for zeep.AsyncClient and an httpx.AsyncClient use MtomTransport"
+            )
+        # zeep's Transport.__init__ is not called: it makes a requests session.
+        self._set_options(
+            cache, timeout, operation_timeout, max_inline_size, always_mtom, progress, read_options
         )
+        self._own_client = client is None
+        if client is None:
+            client = httpx.Client(verify=verify_ssl, timeout=operation_timeout, proxy=proxy)
+            _zeep_user_agent(client)
+        self.client = client
+
+    def close(self) -> None:
+        """Close the client if it was made here."""
+        if self._own_client:
+            self.client.close()
+
+    def _load_remote_data(self, url: str) -> bytes:
+        local = _read_file_url(url)
+        if local is not None:
+            return local
+        response = self.client.get(url, timeout=self.load_timeout)
+        if response.is_error:
+            raise zeep.exceptions.TransportError(status_code=response.status_code)  # type: ignore[no-untyped-call, unused-ignore]
+        return response.content
+
+    def get(self, address: str, params: Any, headers: Mapping[str, str]) -> Any:
+        """zeep's GET (HTTP bindings), with ``operation_timeout``."""
+        response = self.client.get(address, params=params, headers=headers, timeout=self._timeout())
+        return _zeep_response(response, response.content)
+
+    def post(self, address: str, message: Any, headers: Mapping[str, str]) -> Any:
+        """zeep's plain POST, with ``operation_timeout``."""
+        response = self.client.post(
+            address, content=message, headers=headers, timeout=self._timeout()
+        )
+        return _zeep_response(response, response.content)
+
+    def post_xml(self, address: str, envelope: Any, headers: Mapping[str, str]) -> Any:
+        """Send *envelope* as MTOM; return zeep's response object for the reply."""
+        with anyio.from_thread.start_blocking_portal() as portal:
+            request = portal.call(self._prepare, envelope, headers)
+            if request is None:
+                message = etree_to_string(envelope)  # type: ignore[no-untyped-call, unused-ignore]
+                return self.post(address, message, headers)
+            body = SyncBody(
+                request.writer.body(progress=self.progress),
+                portal,
+                content_length=request.writer.content_length,
+            )
+            with body:
+                http_request = self.client.build_request(
+                    "POST", address, content=body, headers=request.headers, timeout=self._timeout()
+                )
+                response = self.client.send(http_request, stream=True)
+            try:
+                return self._read_reply(response, portal)
+            finally:
+                response.close()
+
+    def _read_reply(
+        self, response: httpx.Response, portal: anyio.from_thread.BlockingPortal
+    ) -> requests.Response:
+        content_type = response.headers.get("content-type", "")
+        logger.debug("HTTP Response (status: %d): %s", response.status_code, content_type)
+        if _raw_response_wanted() or parse_media_type(content_type).essence != "multipart/related":
+            return _zeep_response(response, response.read())
+        xml, values, message = portal.call(self._read_mtom, content_type, response.iter_bytes())
+        return _tokenized_response(response, message, xml, values)
+
+    async def _read_mtom(
+        self, content_type: str, chunks: Iterator[bytes]
+    ) -> tuple[bytes, _ReplyValues, MtomMessage]:
+        async with read_mtom(content_type, _batches(chunks), **self.read_options) as message:
+            xml, values = await _tokenize_reply(message, self._spool_dir, SpooledBinary)
+        return xml, values, message
+
+
+def _next_batch(chunks: Iterator[bytes]) -> list[bytes]:
+    batch: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _SYNC_BATCH:
+            break
+    return batch
+
+
+async def _batches(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The sync client's reply as an async source: a worker thread reads ~1 MiB at a time."""
+    while batch := await anyio.to_thread.run_sync(_next_batch, chunks):
+        for chunk in batch:
+            yield chunk
+
+
+_TRANSPORTS = (MtomTransport, SyncMtomTransport)
+
+
+# --- hooks into zeep, installed once on import -------------------------------------------
+
+
+@contextmanager
+def _calling(client: Any) -> Iterator[_Call]:
+    call = _Call(client)
+    reset = _CALL.set(call)
+    try:
+        yield call
+    except zeep.exceptions.Error as error:
+        if isinstance(client.transport, _TRANSPORTS):
+            _cut_error(error)
+        raise
+    finally:
+        _CALL.reset(reset)
+
+
+def _check_delivered(call: _Call, result: object) -> None:
+    """Refuse a reply whose part landed in a field zeep did not decode as base64Binary."""
+    tokens: set[str] = set()
+    for values in call.replies:
+        tokens.update(values.values)
+    if tokens and _mentions(result, tokens, set()):
+        raise MtomFormatError(
+            "the reply references an MTOM part (xop:Include) from a field that the WSDL "
+            "does not type as xs:base64Binary, so zeep cannot hand it over as data; read "
+            "such a reply with raw_response=True and asyncmtom.read_mtom"
+        )
+
+
+def _install_hooks() -> None:
+    binding: Any = zeep.wsdl.bindings.soap.SoapBinding
+    if getattr(binding, "_asyncmtom_hooks", False):
+        return
+    binding._asyncmtom_hooks = True
+    send, send_async, create = binding.send, binding.send_async, binding._create
+
+    @functools.wraps(send)
+    def hooked_send(self: Any, client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(client.transport, MtomTransport):
+            raise TypeError(
+                "MtomTransport serves zeep.AsyncClient; the synchronous zeep.Client needs "
+                "asyncmtom.zeep.SyncMtomTransport"
+            )
+        with _calling(client) as call:
+            result = send(self, client, options, *args, **kwargs)
+            _check_delivered(call, result)
+            return result
+
+    @functools.wraps(send_async)
+    async def hooked_send_async(
+        self: Any, client: Any, options: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        if isinstance(client.transport, SyncMtomTransport):
+            raise TypeError(
+                "SyncMtomTransport serves the synchronous zeep.Client; zeep.AsyncClient needs "
+                "asyncmtom.zeep.MtomTransport"
+            )
+        with _calling(client) as call:
+            result = await send_async(self, client, options, *args, **kwargs)
+            _check_delivered(call, result)
+            return result
+
+    @functools.wraps(create)
+    def hooked_create(
+        self: Any, operation: Any, args: Any, kwargs: Any, client: Any = None, options: Any = None
+    ) -> Any:
+        envelope, headers = create(self, operation, args, kwargs, client=client, options=options)
+        call = _CALL.get(None)
+        if (
+            call is not None
+            and client is not None
+            and call.client is client
+            and not isinstance(client.transport, _TRANSPORTS)
+        ):
+            _refuse_placeholder(envelope, client.transport)
+        return envelope, headers
+
+    binding.send, binding.send_async, binding._create = (
+        hooked_send,
+        hooked_send_async,
+        hooked_create,
+    )
+
+    base64_type: Any = zeep.xsd.types.builtins.Base64Binary
+    pythonvalue = base64_type.pythonvalue
+
+    @functools.wraps(pythonvalue)
+    def hooked_pythonvalue(self: Any, value: Any) -> Any:
+        if isinstance(value, str) and _REPLY_TEXT_PREFIX in value[:100]:
+            token = value.strip()
+            values = _REPLIES.get(token)
+            if values is not None:
+                return values.values[token]
+        return pythonvalue(self, value)
+
+    base64_type.pythonvalue = hooked_pythonvalue
+
+    async_client: Any = zeep.client.AsyncClient
+    create_service = async_client.create_service
+
+    @functools.wraps(create_service)
+    def hooked_create_service(self: Any, binding_name: str, address: str) -> Any:
+        proxy = create_service(self, binding_name, address)
+        if isinstance(self.transport, MtomTransport):
+            return zeep.proxy.AsyncServiceProxy(self, proxy._binding, **proxy._binding_options)  # type: ignore[no-untyped-call, unused-ignore]
+        return proxy
+
+    async_client.create_service = hooked_create_service
+
+
+_install_hooks()

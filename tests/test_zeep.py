@@ -26,7 +26,13 @@ from asyncmtom import MtomFormatError, WriteFunction
 
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
-from asyncmtom.zeep import XMIME_SCHEMA, Binary, MtomTransport, prepare_request  # noqa: E402
+from asyncmtom.zeep import (  # noqa: E402
+    XMIME_SCHEMA,
+    AsyncSpooledBinary,
+    Binary,
+    MtomTransport,
+    prepare_request,
+)
 
 NS = "urn:example:documents"
 SOAP_NS = {
@@ -275,7 +281,8 @@ async def test_zeep_reads_an_mtom_reply(tmp_path: Path, soap: str) -> None:
 
     async with client(tmp_path, soap, handler, read_options={"spool_threshold": 1024}) as zc:
         result = await zc.service.Download(size=len(data))
-    assert result.data == data
+    assert isinstance(result.data, AsyncSpooledBinary)  # past spool_threshold: spooled
+    assert bytes(result.data) == data and await result.data.read() == data
     assert result.note == "<ok>"
     # the request went out as MTOM too (there was no Binary in it)
     assert requests[0].headers["content-type"].startswith("multipart/related;")

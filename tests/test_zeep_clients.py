@@ -1,0 +1,627 @@
+"""asyncmtom.zeep with both zeep clients: replies as part-backed values, settings, refusals.
+
+Each test runs the synchronous ``zeep.Client`` with `SyncMtomTransport` and
+``zeep.AsyncClient`` with `MtomTransport` alike where both apply; an httpx
+mock transport (no socket) receives each request, which the standard
+library's ``email`` parser decodes, and answers an MTOM reply laid out by
+hand as Metro sends one.  The real peer is in tests/interop/test_zeep_metro.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mtomcheck import decode_with_email, resolve_xop
+
+from asyncmtom import MtomFormatError, SyncBody, XmlWriter
+
+zeep = pytest.importorskip("zeep")
+etree = pytest.importorskip("lxml.etree")
+from asyncmtom.zeep import (  # noqa: E402
+    AsyncSpooledBinary,
+    Binary,
+    MtomTransport,
+    SpooledBinary,
+    SyncMtomTransport,
+    refuse_signature_over_binary,
+)
+
+NS = "urn:example:documents"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+XOP = "http://www.w3.org/2004/08/xop/include"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
+WSDL = """<?xml version="1.0" encoding="UTF-8"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap12/"
+    xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:ex="urn:example:documents"
+    targetNamespace="urn:example:documents">
+  <wsdl:types>
+    <xsd:schema targetNamespace="urn:example:documents" elementFormDefault="qualified">
+      <xsd:simpleType name="Blobs"><xsd:list itemType="xsd:base64Binary"/></xsd:simpleType>
+      <xsd:element name="Upload">
+        <xsd:complexType><xsd:sequence>
+          <xsd:element name="name" type="xsd:string"/>
+          <xsd:element name="data" type="xsd:base64Binary" minOccurs="0"/>
+          <xsd:element name="label" type="xsd:string" minOccurs="0"/>
+          <xsd:element name="hex" type="xsd:hexBinary" minOccurs="0"/>
+          <xsd:element name="blobs" type="ex:Blobs" minOccurs="0"/>
+        </xsd:sequence>
+        <xsd:attribute name="stamp" type="xsd:base64Binary"/>
+        </xsd:complexType>
+      </xsd:element>
+      <xsd:element name="UploadResponse">
+        <xsd:complexType><xsd:sequence>
+          <xsd:element name="received" type="xsd:long"/>
+        </xsd:sequence></xsd:complexType>
+      </xsd:element>
+      <xsd:element name="Download">
+        <xsd:complexType><xsd:sequence>
+          <xsd:element name="size" type="xsd:long"/>
+        </xsd:sequence></xsd:complexType>
+      </xsd:element>
+      <xsd:element name="DownloadResponse">
+        <xsd:complexType><xsd:sequence>
+          <xsd:element name="data" type="xsd:base64Binary" maxOccurs="unbounded"/>
+          <xsd:element name="note" type="xsd:string"/>
+        </xsd:sequence></xsd:complexType>
+      </xsd:element>
+    </xsd:schema>
+  </wsdl:types>
+  <wsdl:message name="UploadIn"><wsdl:part name="p" element="ex:Upload"/></wsdl:message>
+  <wsdl:message name="UploadOut"><wsdl:part name="p" element="ex:UploadResponse"/></wsdl:message>
+  <wsdl:message name="DownloadIn"><wsdl:part name="p" element="ex:Download"/></wsdl:message>
+  <wsdl:message name="DownloadOut">
+    <wsdl:part name="p" element="ex:DownloadResponse"/>
+  </wsdl:message>
+  <wsdl:portType name="Documents">
+    <wsdl:operation name="Upload">
+      <wsdl:input message="ex:UploadIn"/><wsdl:output message="ex:UploadOut"/>
+    </wsdl:operation>
+    <wsdl:operation name="Download">
+      <wsdl:input message="ex:DownloadIn"/><wsdl:output message="ex:DownloadOut"/>
+    </wsdl:operation>
+  </wsdl:portType>
+  <wsdl:binding name="DocumentsBinding" type="ex:Documents">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="Upload">
+      <soap:operation soapAction="urn:example:Upload"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+    <wsdl:operation name="Download">
+      <soap:operation soapAction="urn:example:Download"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+  </wsdl:binding>
+  <wsdl:service name="Documents">
+    <wsdl:port name="DocumentsPort" binding="ex:DocumentsBinding">
+      <soap:address location="http://127.0.0.1:9/documents"/>
+    </wsdl:port>
+  </wsdl:service>
+</wsdl:definitions>
+"""
+
+BOUNDARY = "uuid:4b4d9b37-0c5f-4d42-bfdd-1f1d1c63d9f1"
+REPLY_TYPE = (
+    f'multipart/related;start="<root@example.org>";type="application/xop+xml";'
+    f'boundary="{BOUNDARY}";start-info="application/soap+xml"'
+)
+
+
+def envelope(body: str) -> bytes:
+    return f'<s:Envelope xmlns:s="{SOAP12}"><s:Body>{body}</s:Body></s:Envelope>'.encode()
+
+
+def mtom_reply(parts: list[bytes], *, note: str = "ok", note_include: bool = False) -> bytes:
+    """A DownloadResponse with one ``data`` element per part (Metro's layout)."""
+    include = '<xop:Include xmlns:xop="' + XOP + '" href="cid:p{}@example.org"/>'
+    fields = "".join(f"<ex:data>{include.format(i)}</ex:data>" for i in range(len(parts)))
+    note_xml = include.format(0) if note_include else note
+    root = envelope(
+        f'<ex:DownloadResponse xmlns:ex="{NS}">{fields}<ex:note>{note_xml}</ex:note>'
+        "</ex:DownloadResponse>"
+    )
+    body = (
+        f"--{BOUNDARY}\r\nContent-Id: <root@example.org>\r\n"
+        'Content-Type: application/xop+xml;charset=utf-8;type="application/soap+xml"\r\n'
+        "Content-Transfer-Encoding: binary\r\n\r\n".encode()
+        + root
+    )
+    for i, data in enumerate(parts):
+        body += (
+            f"\r\n--{BOUNDARY}\r\nContent-Id: <p{i}@example.org>\r\n"
+            "Content-Type: application/pdf\r\nContent-Transfer-Encoding: binary\r\n\r\n".encode()
+            + data
+        )
+    return body + f"\r\n--{BOUNDARY}--".encode()
+
+
+def upload_reply(received: int) -> httpx.Response:
+    body = envelope(
+        f'<UploadResponse xmlns="{NS}"><received>{received}</received></UploadResponse>'
+    )
+    return httpx.Response(200, headers={"Content-Type": "application/soap+xml"}, content=body)
+
+
+class Server:
+    """The mock server: records each request (decoded with ``email``) and answers it."""
+
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+        self.requests: list[httpx.Request] = []
+        self.values: list[bytes] = []
+        self.answer = answer
+
+    def handle(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        self.requests.append(request)
+        if self.answer is not None:
+            return self.answer(request)
+        decoded = decode_with_email(request.headers["content-type"], body)
+        tree = resolve_xop(decoded.root, decoded.parts)
+        self.values = [base64.b64decode(e.text or "") for e in tree.iter(f"{{{NS}}}data")]
+        return upload_reply(sum(map(len, self.values)))
+
+    def sync_handler(self, request: httpx.Request) -> httpx.Response:
+        return self.handle(request, request.read())
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        return self.handle(request, await request.aread())
+
+
+def download_answer(
+    parts: list[bytes], **options: Any
+) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"Content-Type": REPLY_TYPE}, content=mtom_reply(parts, **options)
+        )
+
+    return answer
+
+
+@pytest.fixture
+def wsdl(tmp_path: Path) -> str:
+    path = tmp_path / "documents.wsdl"
+    path.write_text(WSDL)
+    return str(path)
+
+
+class Clients:
+    """Runs one operation with either kind of zeep client and its transport."""
+
+    def __init__(self, kind: str, wsdl: str, server: Server, **options: Any) -> None:
+        self.kind, self.wsdl, self.server = kind, wsdl, server
+        self.client_options = options.pop("client_options", {})
+        self.zeep_options = options.pop("zeep_options", {})
+        self.options = options
+        self.transport: Any = None
+
+    def make(self) -> Any:
+        if self.kind == "sync":
+            http: Any = httpx.Client(
+                transport=httpx.MockTransport(self.server.sync_handler), **self.client_options
+            )
+            self.transport = SyncMtomTransport(client=http, **self.options)
+            return zeep.Client(self.wsdl, transport=self.transport, **self.zeep_options)
+        http = httpx.AsyncClient(
+            transport=httpx.MockTransport(self.server.async_handler), **self.client_options
+        )
+        self.transport = MtomTransport(client=http, **self.options)
+        return zeep.AsyncClient(self.wsdl, transport=self.transport, **self.zeep_options)
+
+    def call(self, operation: str, **kwargs: Any) -> Any:
+        """The operation's result (the sync client in this thread, the async one in a loop)."""
+        client = self.make()
+        if self.kind == "sync":
+            with client:
+                return client.service[operation](**kwargs)
+
+        async def run() -> Any:
+            async with client:
+                return await client.service[operation](**kwargs)
+
+        return anyio.run(run)
+
+
+KINDS = pytest.mark.parametrize("kind", ["sync", "async"])
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+
+@KINDS
+def test_upload_every_kind_of_source(kind: str, wsdl: str, tmp_path: Path) -> None:
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(bytes(range(256)) * 4000)
+
+    async def chunks() -> Any:
+        for i in range(3):
+            yield bytes([i]) * 70_000
+
+    for value, expected in [
+        (Binary(path), path.read_bytes()),
+        (Binary(b"m" * 5000), b"m" * 5000),
+        (Binary(chunks()), b"".join(bytes([i]) * 70_000 for i in range(3))),
+        (Binary(b""), b""),
+    ]:
+        server = Server()
+        assert Clients(kind, wsdl, server).call("Upload", name="x", data=value) == len(expected)
+        assert server.values == [expected]
+        content_type = server.requests[0].headers["content-type"]
+        assert content_type.startswith("multipart/related;")
+
+
+def test_sync_body_with_httpx_client(tmp_path: Path) -> None:
+    """The public bridge: the async writer's body sent by a synchronous httpx.Client."""
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(os.urandom(300_000))
+    server = Server()
+    with anyio.from_thread.start_blocking_portal() as portal:
+        writer = XmlWriter()
+        with writer.element("Envelope", SOAP12, "s"), writer.element("Body", SOAP12, "s"):
+            with writer.element("Upload", NS), writer.element("data", NS):
+                portal.call(writer.pull_bytes, path)
+        with (
+            SyncBody(writer.body(), portal, content_length=writer.content_length) as body,
+            httpx.Client(transport=httpx.MockTransport(server.sync_handler)) as client,
+        ):
+            assert len(body) == writer.content_length
+            response = client.post("http://127.0.0.1:9/", content=body, headers=writer.headers)
+    assert response.status_code == 200
+    assert server.values == [path.read_bytes()]
+    assert server.requests[0].headers["content-length"] == str(writer.content_length)
+
+
+def test_sync_body_failure_reaches_the_sync_caller() -> None:
+    async def broken(write: Any) -> None:
+        await write(b"x" * 1000)
+        raise OSError("disk gone")
+
+    with anyio.from_thread.start_blocking_portal() as portal:
+        writer = XmlWriter()
+        with writer.element("Envelope", SOAP12, "s"), writer.element("Body", SOAP12, "s"):
+            with writer.element("data", NS):
+                portal.call(writer.push_bytes, broken)
+        with SyncBody(writer.body(), portal) as body:
+            with pytest.raises(TypeError):
+                len(body)
+            received = []
+            with pytest.raises(OSError, match="disk gone"):
+                for chunk in body:
+                    received.append(bytes(chunk))
+    assert received and not b"".join(received).rstrip().endswith(b"--")
+
+
+# --- downloads --------------------------------------------------------------------------------
+
+
+@KINDS
+def test_download_values_backed_by_the_parts(kind: str, wsdl: str, tmp_path: Path) -> None:
+    small, large = b"\r\nsmall\r\n", os.urandom(2 * 1024 * 1024 + 3)
+    server = Server(download_answer([small, large, b""]))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    clients = Clients(kind, wsdl, server, read_options={"spool_dir": spool})
+    result = clients.call("Download", size=3)
+    first, second, empty = result.data
+    assert first == small and empty == b""  # in memory: plain bytes, CR/LF kept
+    spooled = SpooledBinary if kind == "sync" else AsyncSpooledBinary
+    assert isinstance(second, spooled)
+    assert (len(second), second.content_type) == (len(large), "application/pdf")
+    assert bytes(second) == large
+    with second.open() as file:
+        assert file.read(10) == large[:10]
+    temporary = second.path
+    assert temporary.is_file() and temporary.parent.parent == spool
+    assert result.note == "ok"
+    # the value owns its file: it goes when the value goes
+    del result, first, second, empty
+    gc.collect()
+    assert not temporary.exists() and list(spool.iterdir()) == []
+
+
+@KINDS
+def test_download_save_moves_the_spooled_file(kind: str, wsdl: str, tmp_path: Path) -> None:
+    large = os.urandom(1024 * 1024 + 1)
+    server = Server(download_answer([large]))
+    result = Clients(kind, wsdl, server).call("Download", size=1)
+    [value] = result.data
+    temporary = value.path
+    target = tmp_path / "saved.pdf"
+    if kind == "sync":
+        assert value.save(target) == target
+    else:
+        assert anyio.run(value.save, target) == target
+    assert not temporary.exists() and target.read_bytes() == large
+    assert value.path == target and bytes(value) == large
+    copy = tmp_path / "copy.pdf"
+    if kind == "sync":
+        value.save(copy)
+    else:
+        anyio.run(value.save, copy)
+    assert copy.read_bytes() == large
+    del value, result
+    gc.collect()
+    assert target.read_bytes() == large  # a saved file is the caller's
+
+
+@KINDS
+def test_reply_part_in_a_string_field_is_refused(kind: str, wsdl: str) -> None:
+    server = Server(download_answer([b"data"], note_include=True))
+    with pytest.raises(MtomFormatError, match="base64Binary"):
+        Clients(kind, wsdl, server).call("Download", size=1)
+
+
+@KINDS
+def test_raw_response_is_the_reply_as_received(kind: str, wsdl: str) -> None:
+    body = mtom_reply([b"raw data"])
+    server = Server(download_answer([b"raw data"]))
+    settings = zeep.Settings(raw_response=True)
+    response = Clients(kind, wsdl, server, zeep_options={"settings": settings}).call(
+        "Download", size=1
+    )
+    assert response.content == body
+    assert response.headers["content-type"] == REPLY_TYPE
+
+
+@KINDS
+def test_error_messages_are_cut(kind: str, wsdl: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = b"<s:Envelope " + b"x" * 100_000  # not well-formed: zeep quotes it all
+        return httpx.Response(200, headers={"Content-Type": "application/soap+xml"}, content=body)
+
+    with pytest.raises(zeep.exceptions.Error) as caught:
+        Clients(kind, wsdl, Server(answer)).call("Download", size=1)
+    assert len(str(caught.value)) < 2200 and "characters cut" in str(caught.value)
+
+
+# --- the wrong transport, the placeholder ---------------------------------------------------
+
+
+def test_mtom_transport_with_the_sync_client_is_refused(wsdl: str) -> None:
+    server = Server()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server.async_handler))
+    client = zeep.Client(wsdl, transport=MtomTransport(client=http))
+    with pytest.raises(TypeError, match="SyncMtomTransport"):
+        client.service.Upload(name="x", data=Binary(b"abc"))
+    assert server.requests == []
+
+
+def test_sync_transport_with_the_async_client_is_refused(wsdl: str) -> None:
+    server = Server()
+    http = httpx.Client(transport=httpx.MockTransport(server.sync_handler))
+    client = zeep.AsyncClient(wsdl, transport=SyncMtomTransport(client=http))
+    with pytest.raises(TypeError, match="MtomTransport"):
+        anyio.run(lambda: client.service.Upload(name="x", data=Binary(b"abc")))
+    assert server.requests == []
+
+
+def test_transports_refuse_the_other_kind_of_http_client() -> None:
+    with pytest.raises(TypeError, match="SyncMtomTransport"):
+        MtomTransport(client=httpx.Client())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MtomTransport"):
+        SyncMtomTransport(client=httpx.AsyncClient())  # type: ignore[arg-type]
+
+
+def test_zeeps_own_transport_never_sends_the_placeholder(wsdl: str) -> None:
+    sent: list[bytes] = []
+
+    class Recording(zeep.transports.Transport):  # type: ignore[misc]
+        def post(self, address: str, message: bytes, headers: dict[str, str]) -> Any:
+            sent.append(message)
+            raise AssertionError("sent")
+
+    client = zeep.Client(wsdl, transport=Recording())
+    with pytest.raises(TypeError, match="placeholder"):
+        client.service.Upload(name="x", data=Binary(b"abc"))
+    assert sent == []
+    # a message without a Binary is none of this module's business
+    with pytest.raises(AssertionError, match="sent"):
+        client.service.Upload(name="x", data=b"abc")
+
+
+def test_zeeps_async_transport_never_sends_the_placeholder(wsdl: str) -> None:
+    server = Server()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server.async_handler))
+    client = zeep.AsyncClient(wsdl, transport=zeep.transports.AsyncTransport(client=http))
+
+    async def run() -> None:
+        await client.service.Upload(name="x", data=Binary(b"abc"))
+
+    with pytest.raises(TypeError, match="MtomTransport"):
+        anyio.run(run)
+    assert server.requests == []
+
+
+@KINDS
+@pytest.mark.parametrize(
+    ("field", "error"),
+    [
+        ("stamp", "attribute"),  # an attribute
+        ("blobs", "expected str"),  # an xsd:list: zeep joins str only
+        # a string or hexBinary field: lxml refuses the token's NUL byte (or its bytes)
+        ("label", "XML compatible|can't decode"),
+        ("hex", "XML compatible|can't decode"),
+    ],
+)
+def test_binary_in_the_wrong_place_is_refused(kind: str, wsdl: str, field: str, error: str) -> None:
+    server = Server()
+    value: object = [Binary(b"a"), Binary(b"b")] if field == "blobs" else Binary(b"abc")
+    with pytest.raises((TypeError, ValueError), match=error):
+        Clients(kind, wsdl, server).call("Upload", name="x", **{field: value})
+    assert server.requests == []
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@KINDS
+def test_zeep_settings_and_the_clients_own(kind: str, wsdl: str) -> None:
+    server = Server()
+    clients = Clients(
+        kind,
+        wsdl,
+        server,
+        operation_timeout=7,
+        client_options={"headers": {"X-Tenant": "t1"}, "auth": httpx.BasicAuth("u", "p")},
+        zeep_options={"settings": zeep.Settings(extra_http_headers={"X-Trace": "abc"})},
+    )
+    assert clients.call("Upload", name="x", data=Binary(b"d" * 2000)) == 2000
+    request = server.requests[0]
+    assert request.headers["x-tenant"] == "t1"  # the given client's default headers
+    assert request.headers["x-trace"] == "abc"  # zeep's extra_http_headers
+    assert request.headers["authorization"] == "Basic dTpw"
+    assert request.extensions["timeout"]["read"] == 7  # operation_timeout, with client=
+
+
+@KINDS
+def test_transport_settings_timeout(kind: str, wsdl: str) -> None:
+    server = Server()
+    clients = Clients(kind, wsdl, server)
+    client = clients.make()
+    with clients.transport.settings(timeout=3):
+        if kind == "sync":
+            client.service.Upload(name="x", data=Binary(b"abc"))
+        else:
+            anyio.run(lambda: client.service.Upload(name="x", data=Binary(b"abc")))
+    assert server.requests[0].extensions["timeout"]["read"] == 3
+    assert clients.transport.operation_timeout is None
+
+
+@KINDS
+def test_plugins_see_the_placeholders(kind: str, wsdl: str) -> None:
+    seen: dict[str, str] = {}
+
+    class Plugin(zeep.Plugin):  # type: ignore[misc]
+        def egress(self, envelope: Any, http_headers: Any, operation: Any, options: Any) -> Any:
+            data = envelope.find(f".//{{{NS}}}data")
+            if data is not None:
+                seen["out"] = data.text
+            return envelope, http_headers
+
+        def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> Any:
+            data = envelope.find(f".//{{{NS}}}data")
+            if data is not None:
+                seen["in"] = data.text
+            return envelope, http_headers
+
+    value = Binary(b"x" * 1000)
+    server = Server()
+    Clients(kind, wsdl, server, zeep_options={"plugins": [Plugin()]}).call(
+        "Upload", name="x", data=value
+    )
+    assert seen["out"] == value.token
+    server = Server(download_answer([b"y" * 1000]))
+    result = Clients(kind, wsdl, server, zeep_options={"plugins": [Plugin()]}).call(
+        "Download", size=1
+    )
+    assert result.data == [b"y" * 1000]
+    assert len(seen["in"]) == 36 and base64.b64decode(seen["in"]) != b"y" * 1000
+
+
+def test_clients_made_by_the_transports_are_closed(wsdl: str) -> None:
+    sync = SyncMtomTransport()
+    with zeep.Client(wsdl, transport=sync):
+        pass
+    assert sync.client.is_closed
+    given = httpx.Client()
+    with zeep.Client(wsdl, transport=SyncMtomTransport(client=given)):
+        pass
+    assert not given.is_closed  # as zeep's Transport with a session of the caller's
+    given.close()
+
+    transport = MtomTransport()
+
+    async def run() -> None:
+        async with zeep.AsyncClient(wsdl, transport=transport):
+            pass
+
+    anyio.run(run)
+    assert transport.client.is_closed and transport.wsdl_client.is_closed
+
+
+def test_async_create_service_gives_an_async_proxy(wsdl: str) -> None:
+    server = Server()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(server.async_handler))
+    client = zeep.AsyncClient(wsdl, transport=MtomTransport(client=http))
+    service = client.create_service(f"{{{NS}}}DocumentsBinding", "http://127.0.0.1:9/other")
+
+    async def run() -> Any:
+        async with client:
+            return await service.Upload(name="x", data=Binary(b"abc"))
+
+    assert anyio.run(run) == 3
+    assert str(server.requests[0].url) == "http://127.0.0.1:9/other"
+
+
+# --- WS-Security --------------------------------------------------------------------------------
+
+
+class FakeSignature:
+    """Signs the way zeep's Signature lays a signature out (wsu:Id on Body, ds:Reference)."""
+
+    def apply(self, envelope: Any, headers: Any) -> Any:
+        body = envelope.find(f"{{{SOAP12}}}Body")
+        body.set(f"{{{WSU}}}Id", "id-body")
+        header = envelope.find(f"{{{SOAP12}}}Header")
+        if header is None:
+            header = etree.Element(f"{{{SOAP12}}}Header")
+            envelope.insert(0, header)
+        security = etree.SubElement(header, f"{{{WSSE}}}Security")
+        signature = etree.SubElement(security, f"{{{DSIG}}}Signature")
+        info = etree.SubElement(signature, f"{{{DSIG}}}SignedInfo")
+        etree.SubElement(info, f"{{{DSIG}}}Reference", URI="#id-body")
+        return envelope, headers
+
+    def verify(self, envelope: Any) -> Any:
+        return envelope
+
+
+@KINDS
+def test_signature_over_a_binary_is_refused(kind: str, wsdl: str) -> None:
+    server = Server()
+    clients = Clients(kind, wsdl, server, zeep_options={"wsse": FakeSignature()})
+    with pytest.raises(ValueError, match="signature covers <Body>"):
+        clients.call("Upload", name="x", data=Binary(b"z" * 5000))
+    assert server.requests == []
+    # signed without a Binary: sent
+    assert clients.call("Upload", name="x", data=b"z" * 5000) == 5000
+
+
+def test_refuse_signature_over_binary_follows_the_references() -> None:
+    value = Binary(b"abc")
+    tree = etree.fromstring(
+        f'<s:Envelope xmlns:s="{SOAP12}" xmlns:ds="{DSIG}" xmlns:wsu="{WSU}"><s:Header>'
+        '<ds:Signature><ds:Reference URI="#ts"/></ds:Signature>'
+        '<wsu:Timestamp wsu:Id="ts"/></s:Header>'
+        f'<s:Body wsu:Id="b"><x>{value.token}</x></s:Body></s:Envelope>'
+    )
+    refuse_signature_over_binary(tree)  # only the timestamp is signed
+    tree.find(f".//{{{DSIG}}}Reference").set("URI", "")  # the whole document
+    with pytest.raises(ValueError, match="Envelope"):
+        refuse_signature_over_binary(tree)
+
+
+@KINDS
+def test_username_token_is_sent(kind: str, wsdl: str) -> None:
+    from zeep.wsse.username import UsernameToken
+
+    server = Server()
+    clients = Clients(kind, wsdl, server, zeep_options={"wsse": UsernameToken("alice", "secret")})
+    assert clients.call("Upload", name="x", data=Binary(b"q" * 3000)) == 3000
+    request = server.requests[0]
+    decoded = decode_with_email(request.headers["content-type"], request.content)
+    root = etree.fromstring(decoded.root)
+    assert root.find(f".//{{{WSSE}}}Username").text == "alice"
+    assert root.find(f".//{{{WSSE}}}Password").text == "secret"
