@@ -98,7 +98,9 @@ def size_cell(case: Case) -> str:
 # -- the plan ----------------------------------------------------------------------------
 
 
-def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> list[Case]:
+def plan(
+    args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case], have_wssec: bool = False
+) -> list[Case]:
     size = args.size_mib * MIB
     big = args.big_mib * MIB
     net = f"network, {human_size(size)}"
@@ -133,6 +135,16 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
                     f"asyncmtom-push-{client}-cl-1mib",
                     size,
                     f"asyncmtom push_bytes, {client}, C-L, body re-chunked to 1 MiB",
+                    net,
+                )
+            )
+        if have_wssec:
+            cases.append(
+                Case(
+                    "am-signed-httpx-cl",
+                    "asyncmtom-signed-push-httpx-cl",
+                    size,
+                    "asyncmtom push_bytes, signed (WS-Security), httpx, C-L",
                     net,
                 )
             )
@@ -202,6 +214,17 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
                 network=False,
             ),
         ]
+        if have_wssec:
+            cases.append(
+                Case(
+                    "am-signed-push-sink",
+                    "asyncmtom-signed-push-sink",
+                    size,
+                    "asyncmtom push_bytes, signed (WS-Security), write_to",
+                    local,
+                    network=False,
+                )
+            )
         if args.trio:
             cases.append(
                 Case(
@@ -253,6 +276,18 @@ def plan(args: argparse.Namespace, have_asyncmtom: bool, reader: list[Case]) -> 
                 network=False,
             ),
         ]
+        if have_wssec:
+            cases += [
+                Case(
+                    f"am-rss-signed-{label}",
+                    "asyncmtom-signed-push-sink",
+                    rss_size,
+                    "asyncmtom push_bytes, signed, write_to",
+                    memory,
+                    network=False,
+                )
+                for label, rss_size in (("small", MIB), ("big", big))
+            ]
     cases += reader
     return cases
 
@@ -634,6 +669,8 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
     else:
         out.append(Target(name, "not measured", None))
 
+    out.extend(signing_targets(by_key, results))
+
     zeep = [c for c in cases if c.row == "zeep-inline"]
     name = "against zeep inline: >= 20x less wall time and >= 40x less peak RSS"
     if zeep and "am-zeep-size" in by_key:
@@ -677,6 +714,46 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
         out.append(Target(name, "not measured", None))
 
     out.extend(reader_targets(cases, results))
+    return out
+
+
+def signing_targets(by_key: dict[str, Case], results: Results) -> list[Target]:
+    """WS-Security: flat memory, and the cost of the digest pass next to an unsigned send."""
+    out = []
+    name = "a signed large attachment adds < 16 MiB of peak RSS over a signed 1 MiB one"
+    value = None
+    if "am-rss-signed-big" in by_key and "am-rss-signed-small" in by_key:
+        value = paired(
+            results,
+            "am-rss-signed-big",
+            "am-rss-signed-small",
+            lambda a, b: (a["maxrss_kib"] - b["maxrss_kib"]) / 1024,
+        )
+    if value is None:
+        out.append(Target(name, "not measured", None))
+    else:
+        big = by_key["am-rss-signed-big"].size
+        name = f"a signed {human_size(big)} attachment adds < 16 MiB of peak RSS over 1 MiB"
+        out.append(Target(name, f"{value:+.1f} MiB", value < 16))
+    for signed, plain, what in (
+        ("am-signed-push-sink", "am-push-sink", "in process"),
+        ("am-signed-httpx-cl", "am-push-httpx-cl", "httpx, C-L"),
+    ):
+        name = f"signing ({what}): wall time and CPU against the same message unsigned"
+        if signed not in by_key or plain not in by_key:
+            out.append(Target(name, "not measured", None))
+            continue
+        wall = paired(results, signed, plain, lambda a, b: a["wall"] - b["wall"])
+        cpu = paired(results, signed, plain, lambda a, b: a["cpu"] - b["cpu"])
+        size = by_key[signed].size
+        if wall is None or cpu is None:
+            out.append(Target(name, "not measured", None))
+            continue
+        figure = (
+            f"+{wall:.2f} s wall, +{cpu:.2f} s CPU for {human_size(size)} "
+            f"(the digest pass: {size / max(wall, 1e-9) / 1e6:.0f} MB/s)"
+        )
+        out.append(Target(name, figure, None))
     return out
 
 
@@ -846,8 +923,9 @@ def main(argv: list[str] | None = None) -> int:
     no_trio = importable("import trio") if args.trio else None
     if no_trio is not None:
         args.trio = False
+    no_wssec = importable("import asyncmtom.wssec") if missing is None else missing
     reader, reader_note = reader_cases(args, missing is None)
-    cases = plan(args, missing is None, reader)
+    cases = plan(args, missing is None, reader, no_wssec is None)
     if args.only:
         cases = [c for c in cases if any(s in c.key for s in args.only) or c.key == "raw"]
     if args.list:
@@ -876,6 +954,8 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"asyncmtom rows left out: the package cannot be imported ({missing})")
     if no_trio is not None:
         notes.append(f"trio rows left out: trio cannot be imported ({no_trio})")
+    if no_wssec is not None and missing is None:
+        notes.append(f"signed rows left out: install the wssec extra ({no_wssec})")
     if reader_note:
         notes.append(reader_note)
     run = {
@@ -895,7 +975,8 @@ def replot(args: argparse.Namespace) -> int:
     saved = argparse.Namespace(**data["run"]["args"])
     have_asyncmtom = any(key.startswith("am-") for key in data["runs"])
     reader, _ = reader_cases(saved, have_asyncmtom)
-    cases = plan(saved, have_asyncmtom, reader)
+    have_wssec = any(key.startswith("am-signed") for key in data["runs"])
+    cases = plan(saved, have_asyncmtom, reader, have_wssec)
     results = Results(runs=data["runs"], failures=data["failures"])
     for name in ("reps", "chunk"):
         setattr(args, name, getattr(saved, name))

@@ -247,16 +247,56 @@ def zeep_inline(ctx: Context) -> None:
 # -- asyncmtom ---------------------------------------------------------------------------
 
 
+def make_signer() -> Any:
+    """An RSA-2048 key and a self-signed certificate for the signed rows (made untimed)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from asyncmtom.wssec import Signer
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "asyncmtom benchmark")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return Signer(key, certificate)
+
+
 async def fill_writer(ctx: Context, mode: str, declare_size: bool) -> Any:
+    """The Upload message; with ``ctx.extra["signer"]``, signed (Body and Timestamp)."""
     from asyncmtom import SOAP12, MtomEncoding, XmlWriter
 
     writer = XmlWriter(MtomEncoding(soap=SOAP12, action=ACTION))
     size = ctx.size if declare_size else None
-    with (
-        writer.element("Envelope", SOAP12.namespace, "s"),
-        writer.element("Body", SOAP12.namespace, "s"),
-        writer.element("Upload", BENCH_NS, "b"),
-    ):
+    signer = ctx.extra.pop("signer", None)
+    signature = None
+    with writer.element("Envelope", SOAP12.namespace, "s"):
+        if signer is not None:
+            with writer.element("Header", SOAP12.namespace, "s"):
+                signature = signer.write_security(writer)
+        with writer.element("Body", SOAP12.namespace, "s"):
+            if signature is not None:
+                signature.sign_element(writer)
+            await fill_upload(ctx, writer, mode, size)
+    if signature is not None:
+        await signature.sign()  # the first pass over the part: its digest
+    return writer
+
+
+async def fill_upload(ctx: Context, writer: Any, mode: str, size: int | None) -> None:
+    with writer.element("Upload", BENCH_NS, "b"):
         with writer.element("name", BENCH_NS, "b"):
             writer.text("payload.bin")
         with writer.element("data", BENCH_NS, "b"):
@@ -268,7 +308,6 @@ async def fill_writer(ctx: Context, mode: str, declare_size: bool) -> Any:
                 await writer.pull_bytes(ReadSource(ctx.size, ctx.chunk), size=size)
             else:
                 raise ValueError(mode)
-    return writer
 
 
 async def rechunked(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
@@ -325,9 +364,11 @@ async def asyncmtom_http(
 
 
 def make_http_row(
-    client: str, mode: str, declare_size: bool, join: int = 0
+    client: str, mode: str, declare_size: bool, join: int = 0, signed: bool = False
 ) -> Callable[[Context], Any]:
     async def row(ctx: Context) -> None:
+        if signed:
+            ctx.extra["signer"] = make_signer()
         await asyncmtom_http(ctx, client, mode, declare_size, join)
 
     return row
@@ -360,6 +401,12 @@ async def asyncmtom_read_sink(ctx: Context) -> None:
 
 async def asyncmtom_push_body(ctx: Context) -> None:
     await asyncmtom_sink(ctx, "push", "body")
+
+
+async def asyncmtom_signed_push_sink(ctx: Context) -> None:
+    """asyncmtom-push-sink with the Body and a Timestamp signed: two passes over the part."""
+    ctx.extra["signer"] = make_signer()
+    await asyncmtom_sink(ctx, "push", "write_to")
 
 
 async def memcopy_sink(ctx: Context) -> None:
@@ -465,6 +512,8 @@ ASYNC_ROWS: dict[str, Callable[[Context], Awaitable[None]]] = {
     "asyncmtom-pull-sink": asyncmtom_pull_sink,
     "asyncmtom-read-sink": asyncmtom_read_sink,
     "asyncmtom-push-body": asyncmtom_push_body,
+    "asyncmtom-signed-push-sink": asyncmtom_signed_push_sink,
+    "asyncmtom-signed-push-httpx-cl": make_http_row("httpx", "push", True, signed=True),
     "asyncmtom-parts-sink": asyncmtom_parts_sink,
     "asyncmtom-parts-httpx": asyncmtom_parts_httpx,
 }
