@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -42,6 +42,7 @@ from ._xml import XOP_NAMESPACE
 
 __all__ = [
     "DigestPass",
+    "exc_c14n",
     "ReferencePlan",
     "WSU_NAMESPACE",
     "find_by_id",
@@ -121,23 +122,36 @@ def _hold_parts_aside(root: Any) -> tuple[re.Pattern[bytes], dict[bytes, str]]:
     return pattern, markers
 
 
-def exc_c14n(element: Any) -> bytes:
-    """The exclusive canonical form (without comments) of *element*'s subtree."""
-    data: bytes = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+def exc_c14n(element: Any, inclusive_prefixes: Sequence[str] | None = None) -> bytes:
+    """The exclusive canonical form (without comments) of *element*'s subtree.
+
+    ``inclusive_prefixes`` is the transform's InclusiveNamespaces PrefixList
+    (prefixes rendered as in inclusive C14N), which WSS4J writes.
+    """
+    data: bytes = etree.tostring(
+        element,
+        method="c14n",
+        exclusive=True,
+        with_comments=False,
+        inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None,
+    )
     return data
 
 
-def reference_plans(root: Any, ids: Sequence[str]) -> list[ReferencePlan]:
+def reference_plans(
+    root: Any, ids: Sequence[str], prefixes: Mapping[str, Sequence[str]] | None = None
+) -> list[ReferencePlan]:
     """The canonical forms of the elements carrying *ids* under *root*, parts held aside.
 
     *root* is a parsed document (`parse_xml`); its xop:Include elements are
-    replaced by markers in place.
+    replaced by markers in place.  *prefixes* gives an id's InclusiveNamespaces
+    PrefixList, if it has one.
     """
     pattern, markers = _hold_parts_aside(root)
     elements = find_by_id(root, ids)
     plans = []
     for id_ in ids:
-        canonical = exc_c14n(elements[id_])
+        canonical = exc_c14n(elements[id_], (prefixes or {}).get(id_))
         segments: list[Segment] = []
         start = 0
         for match in pattern.finditer(canonical):

@@ -48,24 +48,29 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hmac
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import BodyStatus, PlannedPart, PullPiece, PushPiece, iter_body
 from ._errors import MtomError, WriterStateError
+from ._reader import MtomMessage
 from ._writer import XmlWriter
 from ._xop_digest import (
     WSU_NAMESPACE,
     DigestPass,
+    ReferencePlan,
     exc_c14n,
     find_by_id,
     parse_xml,
@@ -84,6 +89,8 @@ __all__ = [
     "SignatureError",
     "WSSE_NAMESPACE",
     "WSU_NAMESPACE",
+    "verify_envelope",
+    "verify_message",
 ]
 
 DS_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
@@ -380,17 +387,12 @@ class Signature:
         )
 
 
-def _parts_by_id(writer: XmlWriter) -> dict[str, PlannedPart]:
-    return {part.content_id: part for part in writer._parts}
-
-
 def _check_rereadable(part: PlannedPart) -> None:
     for piece in part.pieces:
         if type(piece) is bytes or type(piece) is PushPiece:
             continue
         assert type(piece) is PullPiece
-        source = piece.source
-        if isinstance(source, os.PathLike):
+        if isinstance(piece.source, os.PathLike):
             continue
         raise WriterStateError(
             f"part <{part.content_id}> is signed, so its source is read twice (once for the "
@@ -399,34 +401,198 @@ def _check_rereadable(part: PlannedPart) -> None:
         )
 
 
-async def _digest_parts(
-    writer: XmlWriter, plans: Sequence[Any], hash_name: str
-) -> dict[str, bytes]:
-    digest = DigestPass(plans, hash_name)
-    parts = _parts_by_id(writer)
-    for content_id in digest.needs:
-        if content_id not in parts:
-            raise ValueError(f"a signed element refers to <{content_id}>, which is not a part")
-        _check_rereadable(parts[content_id])
-    for content_id in digest.needs:
-        part = parts[content_id]
-        skip = len(part.head)
-        digest.begin(content_id)
-        chunks = iter_body(
-            b"",
-            [part],
-            b"",
-            BodyStatus(),
-            read_size=writer._read_size,
-            coalesce_size=1,
-            pass_through_size=1,
-        )
+async def _part_content(writer: XmlWriter, part: PlannedPart) -> AsyncIterator[bytes]:
+    """The content of one planned part, read from its sources (the digest pass)."""
+    skip = len(part.head)
+    chunks = iter_body(
+        b"",
+        [part],
+        b"",
+        BodyStatus(),
+        read_size=writer._read_size,
+        coalesce_size=1,
+        pass_through_size=1,
+    )
+    async with aclosing(chunks):
         async for chunk in chunks:
             if skip:
                 taken = min(skip, len(chunk))
                 skip -= taken
                 chunk = chunk[taken:]
             if chunk:
+                yield chunk
+
+
+async def _digest_parts(
+    writer: XmlWriter, plans: Sequence[ReferencePlan], hash_name: str
+) -> dict[str, bytes]:
+    parts = {part.content_id: part for part in writer._parts}
+    needed = {content_id for plan in plans for content_id in plan.content_ids}
+    for content_id in needed:
+        if content_id not in parts:
+            raise ValueError(f"a signed element refers to <{content_id}>, which is not a part")
+        _check_rereadable(parts[content_id])
+    return await _digests(
+        plans, hash_name, lambda content_id: _part_content(writer, parts[content_id])
+    )
+
+
+async def _digests(
+    plans: Sequence[ReferencePlan],
+    hash_name: str,
+    content: Callable[[str], AsyncIterator[bytes]],
+) -> dict[str, bytes]:
+    digest = DigestPass(plans, hash_name)
+    for content_id in digest.needs:
+        digest.begin(content_id)
+        chunks = content(content_id)
+        async with aclosing(chunks):  # type: ignore[type-var]
+            async for chunk in chunks:
                 digest.update(chunk)
         digest.end()
     return digest.digests()
+
+
+# -- verifying ---------------------------------------------------------------------------
+
+_DS = f"{{{DS_NAMESPACE}}}"
+_INCLUSIVE = f"{{{EXC_C14N}}}InclusiveNamespaces"
+
+
+def _prefix_list(method: Any) -> list[str] | None:
+    inclusive = method.find(_INCLUSIVE)
+    if inclusive is None:
+        return None
+    prefixes = (inclusive.get("PrefixList") or "").split()
+    if "#default" in prefixes:
+        raise SignatureError("an InclusiveNamespaces PrefixList with #default is not supported")
+    return prefixes
+
+
+def _algorithm(element: Any, what: str) -> str:
+    if element is None:
+        raise SignatureError(f"the signature has no {what}")
+    return str(element.get("Algorithm") or "")
+
+
+def _load_certificate(certificate: x509.Certificate | bytes | str | os.PathLike[str]) -> Any:
+    if isinstance(certificate, x509.Certificate):
+        return certificate.public_key()
+    if isinstance(certificate, bytes):
+        return x509.load_pem_x509_certificate(certificate).public_key()
+    with open(certificate, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).public_key()
+
+
+async def _verify(
+    root_xml: bytes,
+    certificate: x509.Certificate | bytes | str | os.PathLike[str],
+    content: Callable[[str], AsyncIterator[bytes]],
+) -> list[str]:
+    public_key = _load_certificate(certificate)
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("only RSA certificates are supported")
+    root = parse_xml(root_xml)
+    soap = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
+    security = root.find(f"{soap}Header/{{{WSSE_NAMESPACE}}}Security")
+    signature = None if security is None else security.find(f"{_DS}Signature")
+    if signature is None:
+        raise SignatureError("the message has no wsse:Security header with a ds:Signature")
+    signed_info = signature.find(f"{_DS}SignedInfo")
+    if signed_info is None:
+        raise SignatureError("the signature has no SignedInfo")
+    c14n = signed_info.find(f"{_DS}CanonicalizationMethod")
+    if _algorithm(c14n, "CanonicalizationMethod") != EXC_C14N:
+        raise SignatureError(
+            f"unsupported canonicalization {c14n.get('Algorithm')!r}: only {EXC_C14N}"
+        )
+    method = _algorithm(signed_info.find(f"{_DS}SignatureMethod"), "SignatureMethod")
+    if method not in _SIGNATURE_HASHES:
+        raise SignatureError(f"unsupported signature method {method!r}")
+    canonical = exc_c14n(signed_info, _prefix_list(c14n))
+    value = base64.b64decode("".join((signature.findtext(f"{_DS}SignatureValue") or "").split()))
+    try:
+        public_key.verify(value, canonical, padding.PKCS1v15(), _SIGNATURE_HASHES[method]())
+    except InvalidSignature:
+        raise SignatureError("the SignatureValue does not verify with the certificate") from None
+
+    references = []
+    for reference in signed_info.iterfind(f"{_DS}Reference"):
+        uri = reference.get("URI") or ""
+        if not uri.startswith("#") or len(uri) < 2:
+            raise SignatureError(f"unsupported reference {uri!r}: only same-document #id")
+        transforms = reference.findall(f"{_DS}Transforms/{_DS}Transform")
+        if len(transforms) != 1 or _algorithm(transforms[0], "Transform") != EXC_C14N:
+            raise SignatureError(f"unsupported transforms in the reference {uri!r}")
+        digest_method = _algorithm(reference.find(f"{_DS}DigestMethod"), "DigestMethod")
+        if digest_method not in _DIGEST_HASHES:
+            raise SignatureError(f"unsupported digest method {digest_method!r}")
+        expected = base64.b64decode(
+            "".join((reference.findtext(f"{_DS}DigestValue") or "").split())
+        )
+        references.append((uri[1:], _prefix_list(transforms[0]), digest_method, expected))
+    if not references:
+        raise SignatureError("the signature has no Reference")
+    ids = [id_ for id_, _, _, _ in references]
+    if len(set(ids)) != len(ids):
+        raise SignatureError("the signature refers to one element twice")
+    try:
+        elements = find_by_id(root, ids)
+    except ValueError as exc:
+        raise SignatureError(str(exc)) from None
+    body = root.find(f"{soap}Body")
+    if body is None or all(element is not body for element in elements.values()):
+        raise SignatureError("the signature does not cover the SOAP Body")
+    plans = reference_plans(root, ids, {id_: p for id_, p, _, _ in references if p})
+    for plan, (id_, _, digest_method, expected) in zip(plans, references, strict=True):
+        got = await _digests([plan], _DIGEST_HASHES[digest_method], content)
+        if not hmac.compare_digest(got[id_], expected):
+            raise SignatureError(f"the digest of the element {id_!r} does not match")
+    return ids
+
+
+async def verify_message(
+    message: MtomMessage, certificate: x509.Certificate | bytes | str | os.PathLike[str]
+) -> list[str]:
+    """Verify the WS-Security signature of a received message, its parts streamed.
+
+    *message* is what `asyncmtom.read_mtom` gives (an MTOM or a plain reply);
+    *certificate* the signer's X.509 certificate (a ``cryptography``
+    certificate, PEM bytes, or a PEM file path), as for zeep's
+    ``verify_envelope(envelope, certfile)``: the key is taken from it, never
+    from the message.  Each signed element's digest is computed over the XOP
+    infoset, the received parts (spooled, when large) read back in chunks.
+    Returns the ids of the signed elements; raises `SignatureError` if the
+    signature or a digest does not verify, if an algorithm is not supported,
+    or if the SOAP Body is not signed.  The Timestamp's times are not checked.
+    """
+    attachments = message.attachments
+
+    def content(content_id: str) -> AsyncIterator[bytes]:
+        attachment = attachments.get(content_id)
+        if attachment is None:
+            raise SignatureError(f"a signed element refers to <{content_id}>, which is missing")
+        return attachment.iter_chunks()
+
+    return await _verify(message.root, certificate, content)
+
+
+def verify_envelope(
+    envelope: bytes, certificate: x509.Certificate | bytes | str | os.PathLike[str]
+) -> list[str]:
+    """Verify the WS-Security signature of a SOAP envelope given as XML bytes (no parts).
+
+    The same checks as `verify_message`, for a plain reply or an MTOM reply
+    whose parts have been put back as base64 (in memory).
+    """
+
+    def content(content_id: str) -> AsyncIterator[bytes]:
+        raise SignatureError(f"a signed element refers to the part <{content_id}>")
+
+    coroutine = _verify(envelope, certificate, content)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("verify_envelope() awaited a part")  # pragma: no cover

@@ -35,6 +35,7 @@ from asyncmtom import (  # noqa: E402
     WriteFunction,
     WriterStateError,
     XmlWriter,
+    read_mtom,
 )
 from asyncmtom._base64 import Base64Encoder  # noqa: E402
 from asyncmtom._xop_digest import DigestPass, parse_xml, reference_plans  # noqa: E402
@@ -43,7 +44,10 @@ from asyncmtom.wssec import (  # noqa: E402
     SHA1,
     WSU_NAMESPACE,
     Signature,
+    SignatureError,
     Signer,
+    verify_envelope,
+    verify_message,
 )
 
 NS = "urn:example"
@@ -343,3 +347,89 @@ def test_module_is_not_imported_by_the_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- verifying received messages -------------------------------------------------------------
+
+
+async def signed_body(signer: Signer, size: int) -> tuple[str, bytes]:
+    return await signed_message(
+        signer, SOAP12, [("push", None, size), ("bytes", b"abc" * 300, 900)]
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [0, 5000, 3 * 1024 * 1024])
+async def test_verify_message_streams_the_received_parts(identity: Identity, size: int) -> None:
+    signer = Signer(identity.key, identity.certificate)
+    content_type, body = await signed_body(signer, size)
+    async with read_mtom(content_type, body, spool_threshold=64 * 1024) as message:
+        ids = await verify_message(message, identity.certificate)
+    assert len(ids) == 2
+    infoset = xop_infoset(content_type, body)
+    assert verify_envelope(infoset, identity.certificate) == ids
+    tampered = xop_infoset(content_type, body, tamper=True)
+    with pytest.raises(SignatureError, match="digest"):
+        verify_envelope(tampered, identity.certificate)
+
+
+@pytest.mark.anyio
+async def test_verify_message_refuses_a_changed_part_a_wrong_key_and_an_unsigned_body(
+    identity: Identity,
+) -> None:
+    signer = Signer(identity.key, identity.certificate)
+    content_type, body = await signed_body(signer, 5000)
+    changed = body.replace(bytes([0]) * 100, bytes([1]) + bytes([0]) * 99, 1)
+    assert changed != body
+    async with read_mtom(content_type, changed) as message:
+        with pytest.raises(SignatureError, match="digest of the element"):
+            await verify_message(message, identity.certificate)
+    async with read_mtom(content_type, body) as message:
+        with pytest.raises(SignatureError, match="SignatureValue does not verify"):
+            await verify_message(message, make_identity("other").certificate)
+    writer, signature = await one_element(signer, lambda writer: writer.write_bytes(b"x" * 900))
+    signature.ids.clear()
+    signature.add_reference(next(iter(signature_timestamp_ids(writer))))
+    await signature.sign()
+    plain = b"".join([chunk async for chunk in writer.body()])
+    async with read_mtom(writer.content_type, plain) as message:
+        with pytest.raises(SignatureError, match="does not cover the SOAP Body"):
+            await verify_message(message, identity.certificate)
+
+
+def signature_timestamp_ids(writer: XmlWriter) -> list[str]:
+    tree = etree.fromstring(bytes(writer._serializer.buffer))
+    return [
+        str(e.get(f"{{{WSU_NAMESPACE}}}Id")) for e in tree.iter(f"{{{WSU_NAMESPACE}}}Timestamp")
+    ]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("methods", [{}, {"signature_method": "rsa-sha256"}])
+def test_verify_envelope_accepts_what_zeep_signs(
+    identity: Identity, tmp_path: Path, binary: bool, methods: dict[str, str]
+) -> None:
+    import xmlsec
+    from zeep.wsse.signature import BinarySignature
+    from zeep.wsse.signature import Signature as ZeepSignature
+
+    key_file, cert_file = identity.write(tmp_path)
+    options: dict[str, Any] = {}
+    if methods:
+        options = {
+            "signature_method": xmlsec.Transform.RSA_SHA256,
+            "digest_method": xmlsec.Transform.SHA256,
+        }
+    plugin = (BinarySignature if binary else ZeepSignature)(
+        str(key_file), str(cert_file), **options
+    )
+    envelope = etree.fromstring(
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        b'<soap:Header/><soap:Body><ex:Up xmlns:ex="urn:example">hello</ex:Up>'
+        b"</soap:Body></soap:Envelope>"
+    )
+    envelope, _ = plugin.apply(envelope, {})
+    xml = etree.tostring(envelope)
+    assert verify_envelope(xml, cert_file)  # the Body, at least
+    with pytest.raises(SignatureError):
+        verify_envelope(xml.replace(b"hello", b"hellO"), cert_file)
