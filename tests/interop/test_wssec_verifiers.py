@@ -19,10 +19,18 @@ The matrix: sizes 0 B (an empty part), 767 B (inline), 768 B, 1 MiB and
 algorithm families alternated; several parts in one message; and for each
 message with a part, the same message with one byte of its largest part
 flipped, which both verifiers must reject.
+
+The other way round: WSS4J signs an envelope (``wss4j/interop/WssSign.java``,
+Body and Timestamp, InclusiveNamespaces prefix lists as CXF writes them), the
+base64 of its data is moved into a part as an MTOM service sends it, and
+`asyncmtom.wssec.verify_message` must accept it, and refuse it with one byte
+of the part changed.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import subprocess
 from pathlib import Path
 
@@ -32,10 +40,26 @@ from peers import JavaBuild
 
 pytest.importorskip("cryptography")
 pytest.importorskip("lxml")
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from wsscheck import Identity, make_identity, xop_infoset
 
-from asyncmtom import SOAP11, SOAP12, MtomEncoding, SoapVersion, WriteFunction, XmlWriter
-from asyncmtom.wssec import RSA_SHA1, SHA1, WSU_NAMESPACE, Signer
+from asyncmtom import (
+    SOAP11,
+    SOAP12,
+    MtomEncoding,
+    SoapVersion,
+    WriteFunction,
+    XmlWriter,
+    read_mtom,
+)
+from asyncmtom.wssec import (
+    RSA_SHA1,
+    SHA1,
+    WSU_NAMESPACE,
+    SignatureError,
+    Signer,
+    verify_message,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -205,3 +229,101 @@ async def test_several_parts(
     content_type, body = await write_signed(signer, SOAPS[soap], sizes, tmp_path)
     assert body.count(b"<xop:Include") == 4
     check(verifier, request, content_type, body, cert, SOAPS[soap], tmp_path)
+
+
+# --- the other way: WSS4J signs (as a CXF service signs a reply), asyncmtom verifies ---------
+
+
+def wss4j_sign(
+    build: JavaBuild, message: Path, store: Path, soap: SoapVersion, tmp_path: Path
+) -> bytes:
+    """*message* signed by WSS4J (``interop.WssSign``): Body and Timestamp, a BST."""
+    out = tmp_path / "signed.xml"
+    proc = subprocess.run(
+        [
+            *build.jvm(tmp_path, heap="-Xmx1g", quick_start=True),
+            "interop.WssSign",
+            str(message),
+            str(out),
+            str(store),
+            "pw",
+            soap.namespace,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=VERIFY_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out.read_bytes()
+
+
+def mtom_from_signed(signed: bytes, soap: SoapVersion, data: bytes) -> tuple[str, bytes]:
+    """The signed envelope as an MTOM package: the base64 of <ns:data> moved into a part
+    (laid out by hand here, as a service would send it)."""
+    include = b'<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:p1@x"/>'
+    root, count = re.subn(
+        rb"<ns:data(?:/>|>[A-Za-z0-9+/=]*</ns:data>)",
+        b"<ns:data>" + include + b"</ns:data>",
+        signed,
+    )
+    assert count == 1
+    boundary = "uuid:6c3fb3ab-boundary"
+    content_type = (
+        f'multipart/related; type="application/xop+xml"; boundary="{boundary}"; '
+        f'start="<root@x>"; start-info="{soap.media_type}"'
+    )
+    body = b"".join(
+        [
+            f"--{boundary}\r\nContent-ID: <root@x>\r\n".encode(),
+            f'Content-Type: application/xop+xml; charset=UTF-8; type="{soap.media_type}"\r\n'
+            "Content-Transfer-Encoding: binary\r\n\r\n".encode(),
+            root,
+            f"\r\n--{boundary}\r\nContent-ID: <p1@x>\r\n".encode(),
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n",
+            data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    return content_type, body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("soap", ["11", "12"])
+@pytest.mark.parametrize("size", [0, 768, 1 * MiB, 16 * MiB])
+async def test_verify_message_accepts_what_wss4j_signs(
+    soap: str,
+    size: int,
+    identity: Identity,
+    wss4j: JavaBuild,
+    tmp_path: Path,
+    anyio_backend: str,
+) -> None:
+    if anyio_backend == "trio":
+        pytest.skip("the signing peer is what is tested here: asyncio only")
+    version = SOAPS[soap]
+    data = b"".join(pattern_chunks(size, 7))
+    envelope = (
+        f'<soap:Envelope xmlns:soap="{version.namespace}"><soap:Header/><soap:Body>'
+        f'<ns:reply xmlns:ns="{NS}"><ns:name>scan.pdf</ns:name><ns:data>'
+        f"{base64.b64encode(data).decode()}</ns:data></ns:reply></soap:Body></soap:Envelope>"
+    )
+    (tmp_path / "in.xml").write_text(envelope)
+    store = tmp_path / "signer.p12"
+    store.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"signer", identity.key, identity.certificate, None, BestAvailableEncryption(b"pw")
+        )
+    )
+    signed = wss4j_sign(wss4j, tmp_path / "in.xml", store, version, tmp_path)
+    assert b"InclusiveNamespaces" in signed
+    content_type, body = mtom_from_signed(signed, version, data)
+    async with read_mtom(content_type, body) as message:
+        assert len(await verify_message(message, identity.certificate)) == 2
+    if size:
+        at = body.rindex(data[-1:])
+        tampered = body[:at] + bytes([body[at] ^ 1]) + body[at + 1 :]
+        async with read_mtom(content_type, tampered) as message:
+            with pytest.raises(SignatureError, match="digest"):
+                await verify_message(message, identity.certificate)
