@@ -1,7 +1,7 @@
 """Every public name of asyncmtom is documented: a docstring, and a mention in docs/.
 
-Walks ``asyncmtom.__all__`` and ``asyncmtom.zeep.__all__``: each class and
-function has its own docstring, and so does each public method and property a
+Walks ``asyncmtom.__all__``, ``asyncmtom.zeep.__all__`` and ``asyncmtom.wssec.__all__``:
+each class and function has its own docstring, and so does each public method and property a
 class defines.  Constants and type aliases cannot carry a docstring, so every
 public name must at least appear in the documentation (README.md or docs/).
 """
@@ -25,8 +25,9 @@ PENDING: set[str] = set()
 
 def modules() -> list[object]:
     found: list[object] = [asyncmtom]
-    with contextlib.suppress(ImportError):  # without zeep the core is still checked
-        found.append(importlib.import_module("asyncmtom.zeep"))
+    for name in ("asyncmtom.zeep", "asyncmtom.wssec"):
+        with contextlib.suppress(ImportError):  # without the extras the core is still checked
+            found.append(importlib.import_module(name))
     return found
 
 
