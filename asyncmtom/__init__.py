@@ -8,7 +8,7 @@ sent.  With `TextEncoding` the same calls give plain XML with inline base64.
 
 from __future__ import annotations
 
-from ._body import BytesLike, Progress, ProgressCallback
+from ._body import BodyPass, BytesLike, MtomBody, Progress, ProgressCallback
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
 from ._errors import (
     InvalidXmlError,
@@ -47,9 +47,11 @@ __all__ = [
     "SOAP12",
     "XMIME_NAMESPACE",
     "XOP_NAMESPACE",
+    "BodyPass",
     "ByteSink",
     "BytesLike",
     "InvalidXmlError",
+    "MtomBody",
     "MtomEncoding",
     "MtomError",
     "MtomFormatError",

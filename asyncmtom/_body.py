@@ -28,12 +28,28 @@ Failure aborts: an exception from a callback or source propagates unchanged
 (with a note naming the part's Content-ID), a declared size that is not met
 raises `PartSizeError`, and in every such case the closing delimiter is never
 produced, so no receiver can take the truncated body for a whole message.
+
+Sending again.  HTTP clients send a body more than once (a Digest or NTLM
+handshake, a 307/308 redirect), so `MtomBody` is an async *iterable*, not an
+iterator: every ``async for`` over it is a new pass, one native async generator
+of its own, that produces the whole message from the start by calling the push
+callbacks again and reading the sources again (a path is opened again, a
+seekable file is rewound to where it stood when it was given).  A source that
+can be read once only is refused before a second pass produces any byte, and a
+part whose length differs from what an earlier pass sent aborts the pass.  A
+client that abandons a pass midway (httpx on an early 401) never closes it: the
+body holds its latest pass, so the next pass closes it first (the callback's
+cleanup runs before the message starts again), ``aclose()`` closes it at once,
+and otherwise the event loop finalizes it when the body itself is dropped.
+Only one pass runs at a time; the newest one wins, and the pass it replaced
+raises `WriterStateError` if its consumer comes back.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -44,15 +60,18 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from types import AsyncGeneratorType
 from typing import Any, Union
 
 import anyio
 
-from ._errors import MtomFormatError, PartSizeError, WriterStateError
+from ._errors import MtomError, MtomFormatError, PartSizeError, WriterStateError
 
 __all__ = [
+    "BodyPass",
     "BodyStatus",
     "BytesLike",
+    "MtomBody",
     "PlannedPart",
     "Progress",
     "ProgressCallback",
@@ -61,6 +80,7 @@ __all__ = [
     "PushPiece",
     "as_chunk",
     "iter_body",
+    "pull_piece",
     "with_progress",
 ]
 
@@ -95,10 +115,52 @@ class PushPiece:
 
 @dataclass(slots=True)
 class PullPiece:
-    """A pull source deferred to body time (WsPullBytes)."""
+    """A pull source deferred to body time (WsPullBytes).
+
+    ``position`` is where a seekable source stood when it was given: every
+    pass seeks there first.  ``once`` says, for a source that can be read only
+    once, what it is (for the error that refuses a second pass); None when a
+    pass can read it again.
+    """
 
     source: object
     size: int | None
+    position: int | None = None
+    once: str | None = None
+
+
+async def _resolve(value: object) -> object:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _position(source: object) -> int | None:
+    """Where a seekable source stands now, or None when it cannot be rewound."""
+    seek = getattr(source, "seek", None)
+    tell = getattr(source, "tell", None)
+    if not (callable(seek) and callable(tell)):
+        return None
+    seekable = getattr(source, "seekable", None)
+    try:
+        if callable(seekable) and not await _resolve(seekable()):
+            return None
+        position = await _resolve(tell())
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return position if isinstance(position, int) and not isinstance(position, bool) else None
+
+
+async def pull_piece(source: object, size: int | None) -> PullPiece:
+    """Plan a pull source: how each pass reads it again, or why none can."""
+    if isinstance(source, os.PathLike):
+        return PullPiece(source, size)  # opened again by every pass
+    if callable(getattr(source, "read", None)):
+        position = await _position(source)
+        once = "an object with read(n) that cannot seek" if position is None else None
+        return PullPiece(source, size, position, once)
+    if hasattr(type(source), "__anext__"):
+        kind = "an async generator" if inspect.isasyncgen(source) else "an async iterator"
+        return PullPiece(source, size, None, kind)
+    return PullPiece(source, size)  # an async iterable: aiter() again on every pass
 
 
 Piece = Union[bytes, PushPiece, PullPiece]  # noqa: UP007
@@ -113,20 +175,34 @@ class PlannedPart:
     head: bytes = b""
     pieces: list[Piece] = field(default_factory=list)
     size: int | None = 0
+    sent: int | None = None  # its length once a pass completed it: later passes must match
 
     def add(self, piece: Piece, size: int | None) -> None:
         self.pieces.append(piece)
         self.size = None if self.size is None or size is None else self.size + size
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class BodyStatus:
-    """Shared with the writer: whether the body started, and which part it is in."""
+    """One pass over the body: its number, which part it is in, and how it ends.
 
-    started: bool = False
+    ``gen`` refers weakly to the pass's outermost generator, so that an
+    abandoned pass can still be finalized by the event loop; ``superseded``
+    is set when a newer pass (or `MtomBody.aclose`) took over.
+    """
+
+    number: int = 0
     content_id: str | None = None
     part_written: int = 0
     part_size: int | None = None
+    superseded: bool = False
+    finished: bool = False
+    done: anyio.Event | None = None
+    gen: weakref.ref[AsyncGeneratorType[Any, None]] | None = None
+
+    def track(self, gen: AsyncGenerator[Any, None]) -> None:
+        assert isinstance(gen, AsyncGeneratorType)
+        self.gen = weakref.ref(gen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +213,9 @@ class Progress:
     ``total`` (the Content-Length, or None when unknown).  ``content_id`` is the
     part being written (None while the root part goes out), with
     ``part_done`` of its ``part_size`` bytes (None when not declared).
+    ``attempt`` counts the passes over the body: 1 for the first send, 2 and
+    more when the HTTP client sends the message again (an authentication
+    handshake, a redirect); ``done`` and ``part_done`` start again from 0.
     """
 
     done: int
@@ -144,6 +223,7 @@ class Progress:
     content_id: str | None
     part_done: int
     part_size: int | None
+    attempt: int = 1
 
 
 ProgressCallback = Callable[[Progress], object]
@@ -161,7 +241,14 @@ async def with_progress(
         async for chunk in chunks:
             done += len(chunk)
             progress(
-                Progress(done, total, status.content_id, status.part_written, status.part_size)
+                Progress(
+                    done,
+                    total,
+                    status.content_id,
+                    status.part_written,
+                    status.part_size,
+                    status.number,
+                )
             )
             yield chunk
 
@@ -233,13 +320,26 @@ def _note(exc: BaseException, content_id: str) -> None:
 
 
 def _size_error(part: PlannedPart, got: int, more: bool) -> PartSizeError:
+    wrote = f"more ({got} so far)" if more else str(got)
+    if part.size is None:  # the length an earlier pass sent is the promise
+        return PartSizeError(
+            f"part <{part.content_id}> had {part.sent} bytes when the message was sent "
+            f"before, but this pass wrote {wrote}: a message sent again must be the same"
+        )
     if more:
         return PartSizeError(
             f"part <{part.content_id}> was declared as {part.size} bytes "
-            f"but its sources wrote more ({got} so far)"
+            f"but its sources wrote {wrote}"
         )
     return PartSizeError(
         f"part <{part.content_id}> was declared as {part.size} bytes but its sources wrote {got}"
+    )
+
+
+def _replaced() -> WriterStateError:
+    return WriterStateError(
+        "this pass over the body was closed, or replaced by a newer pass that sends "
+        "the message again; only one pass runs at a time"
     )
 
 
@@ -303,156 +403,366 @@ class _Outbox:
         return ready
 
 
+class _RawOutbox(_Outbox):
+    """The parts' content as it comes, without framing: for a pass that only reads."""
+
+    __slots__ = ()
+
+    def add(self, data: bytes | memoryview) -> list[bytes]:
+        return [data if type(data) is bytes else bytes(data)]
+
+    def flush(self) -> list[bytes]:
+        del self.out[:]  # the framing gathered here is dropped
+        return []
+
+
+class BodyPass:
+    """One pass over an `MtomBody`, as its consumer iterates it.
+
+    A plain class around the pass's native async generator: the generator
+    alone would end quietly once a newer pass had closed it, where the
+    consumer that comes back must get an error.
+    """
+
+    __slots__ = ("_gen", "_status")
+
+    def __init__(self, gen: AsyncGenerator[bytes, None], status: BodyStatus) -> None:
+        self._gen = gen
+        self._status = status
+
+    def __aiter__(self) -> BodyPass:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        if self._status.superseded:
+            raise _replaced()
+        return self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        """Close this pass now: the running callback's cleanup runs at once."""
+        await self._gen.aclose()
+
+
+async def _retire(status: BodyStatus) -> None:
+    """End an unfinished pass before another one starts (or on `MtomBody.aclose`)."""
+    gen = status.gen() if status.gen is not None else None
+    if gen is not None and gen.ag_running and gen.ag_await is None:
+        # Its frame is on our own stack: a callback of that pass iterates the body.
+        raise WriterStateError("a pass over the body cannot start inside one of its own callbacks")
+    status.superseded = True
+    if gen is not None and not gen.ag_running:
+        await gen.aclose()  # suspended where it handed a chunk on: its cleanup runs now
+        return
+    # Awaiting in another task (a source read, or its own cleanup): it stops at
+    # its next chunk.  Wait for it: two passes never read a source at once, and
+    # the cleanup of the old one has run when the new one starts.
+    if status.done is None:
+        status.done = anyio.Event()
+    await status.done.wait()
+
+
+class MtomBody:
+    """The body of a message: an async iterable whose every pass sends it whole.
+
+    `XmlWriter.body` returns one.  Give it to httpx as ``content=`` or to
+    aiohttp as ``data=``; an HTTP client that sends the request again (an
+    authentication handshake, a 307/308 redirect) iterates it again and gets
+    the same bytes: push callbacks are called again and sources read again.
+    ``content_type`` and ``content_length`` (None when unknown) describe it.
+    ``aclose()`` closes the pass in progress, if any, at once (its cleanup
+    runs); a later ``async for`` starts a new pass.
+    """
+
+    __slots__ = (
+        "_current",
+        "_passes",
+        "_running",
+        "closing",
+        "coalesce_size",
+        "content_length",
+        "content_type",
+        "first",
+        "join_size",
+        "parts",
+        "pass_through_size",
+        "progress",
+        "read_size",
+    )
+
+    def __init__(
+        self,
+        first: bytes,
+        parts: list[PlannedPart],
+        closing: bytes,
+        *,
+        content_type: str,
+        content_length: int | None,
+        read_size: int,
+        coalesce_size: int,
+        pass_through_size: int,
+        join_size: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.first = first
+        self.parts = parts
+        self.closing = closing
+        self.content_type = content_type
+        self.content_length = content_length
+        self.read_size = read_size
+        self.coalesce_size = coalesce_size
+        self.pass_through_size = pass_through_size
+        self.join_size = join_size
+        self.progress = progress
+        self._passes = 0
+        self._current: BodyStatus | None = None
+        self._running: AsyncGenerator[Any, None] | None = None
+
+    def __aiter__(self) -> BodyPass:
+        status = BodyStatus()
+        gen = iter_body(self, status)
+        if self.progress is not None:
+            gen = with_progress(gen, status, self.content_length, self.progress)
+        status.track(gen)
+        return BodyPass(gen, status)
+
+    @property
+    def passes(self) -> int:
+        """How many passes have started (2 or more: the message was sent again)."""
+        return self._passes
+
+    @property
+    def replayable(self) -> bool:
+        """Whether another pass can run: no pass yet, or no source that reads once."""
+        return self._passes == 0 or self._once() is None
+
+    def _once(self) -> tuple[str, str] | None:
+        for part in self.parts:
+            for piece in part.pieces:
+                if type(piece) is PullPiece and piece.once is not None:
+                    return part.content_id, piece.once
+        return None
+
+    async def aclose(self) -> None:
+        """Close the pass in progress, if any: its callback's cleanup runs now."""
+        status = self._current
+        if status is not None and not status.finished:
+            await _retire(status)
+
+    async def _part_chunks(self) -> AsyncGenerator[tuple[str, bytes], None]:
+        """A pass that reads every part's content without sending it.
+
+        Yields ``(content_id, chunk)`` in document order, without framing or
+        coalescing, for library code that must read the content before the
+        message goes out (a digest for a signature).  It counts as a pass: a
+        later one reads the sources again and must give each part the same
+        length.
+        """
+        status = BodyStatus()
+        gen = iter_body(self, status, raw=True)
+        status.track(gen)
+        async with aclosing(gen):
+            async for data in gen:
+                assert status.content_id is not None
+                yield status.content_id, data
+        if status.superseded:
+            raise _replaced()
+
+    async def _begin(self, status: BodyStatus) -> None:
+        previous = self._current
+        self._current = status
+        # Held until a newer pass or the body itself goes: a pass its client
+        # abandoned without closing it is closed by the next pass or by aclose(),
+        # at once, and otherwise finalized by the event loop with the body.
+        self._running = status.gen() if status.gen is not None else None
+        if previous is not None and not previous.finished:
+            await _retire(previous)
+        self._passes += 1
+        status.number = self._passes
+        if status.number > 1:
+            once = self._once()
+            if once is not None:
+                content_id, kind = once
+                raise WriterStateError(
+                    f"part <{content_id}> is read from {kind}, which can be read only once, "
+                    "so the message cannot be sent again (the HTTP client sends a body again "
+                    "for an authentication handshake or a 307/308 redirect): give bytes, a "
+                    "path, a seekable file or a push callback, or authenticate before the "
+                    "first request (a Basic Authorization header, a warmed-up connection)"
+                )
+
+
 async def iter_body(
-    first: bytes,
-    parts: list[PlannedPart],
-    closing: bytes,
-    status: BodyStatus,
-    *,
-    read_size: int,
-    coalesce_size: int,
-    pass_through_size: int,
-    join_size: int = 0,
+    body: MtomBody, status: BodyStatus, *, raw: bool = False
 ) -> AsyncGenerator[bytes, None]:
-    """Yield *first*, then every part (head and content), then *closing*.
+    """One pass: the root part, then every part (head and content), then the closing.
 
     ``join_size`` > 0 joins the chunks of parts of at least 16 times that size
     (declared) into chunks of about ``join_size``; the writer asks for it only
     when the body has a Content-Length (a chunked body would be copied again
-    by the client's framing, which costs more than joining saves).
+    by the client's framing, which costs more than joining saves).  ``raw``
+    yields the parts' content only, as it comes (see `MtomBody._part_chunks`).
     """
-    status.started = True
-    box = _Outbox(coalesce_size, pass_through_size, join_size)
-    if first:
-        yield first  # the root part on its own: the receiver can start parsing at once
-    for part in parts:
-        for ready in box.flush() if box.batch else ():
-            yield ready
-        box.out += part.head
-        box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
-        slice_size = max(read_size, join_size) if box.joining else read_size
-        written = 0
-        status.content_id = part.content_id
-        status.part_written = 0
-        status.part_size = part.size
-        limit = part.size
-        try:
-            for piece in part.pieces:
-                if type(piece) is bytes:
-                    written += len(piece)
-                    status.part_written = written
-                    if limit is not None and written > limit:
-                        raise _size_error(part, written, True)
-                    if len(piece) <= 4 * slice_size:
-                        for ready in box.add(piece):
-                            yield ready
-                    else:
-                        # One huge chunk would be copied whole on its way to the
-                        # socket (h11 joins framing, the transport buffers the
-                        # unsent rest): slices keep that copy small.
-                        view = memoryview(piece)
-                        for start in range(0, len(piece), slice_size):
-                            for ready in box.add(bytes(view[start : start + slice_size])):
+    try:
+        await body._begin(status)
+        read_size = body.read_size
+        coalesce_size = body.coalesce_size
+        join_size = body.join_size
+        box = (_RawOutbox if raw else _Outbox)(coalesce_size, body.pass_through_size, join_size)
+        first, parts, closing = body.first, body.parts, body.closing
+        # The body holds this generator while it is the latest pass; holding the
+        # body in return would make a cycle that only the garbage collector breaks.
+        del body
+        if first and not raw:
+            yield first  # the root part on its own: the receiver can start parsing at once
+        for part in parts:
+            for ready in box.flush() if box.batch else ():
+                yield ready
+            box.out += part.head
+            box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
+            slice_size = max(read_size, join_size) if box.joining else read_size
+            written = 0
+            status.content_id = part.content_id
+            status.part_written = 0
+            status.part_size = part.size
+            limit = part.size if part.size is not None else part.sent
+            try:
+                if status.superseded:
+                    raise _replaced()
+                for piece in part.pieces:
+                    if type(piece) is bytes:
+                        written += len(piece)
+                        status.part_written = written
+                        if limit is not None and written > limit:
+                            raise _size_error(part, written, True)
+                        if raw or len(piece) <= 4 * slice_size:
+                            for ready in box.add(piece):
                                 yield ready
-                elif type(piece) is PushPiece:
-                    write = _PushWrite(part.content_id)
-                    awaitable = piece.callback(write, *piece.args)
-                    if not isinstance(awaitable, Awaitable):
-                        raise MtomFormatError(
-                            "a push callback must be an async function; "
-                            f"it returned {type(awaitable).__name__}"
-                        )
-                    steps = awaitable.__await__()
-                    send: Any = None
-                    throw: BaseException | None = None
-                    size_error: PartSizeError | None = None
-                    gone: BaseException | None = None
-                    try:
-                        while True:
-                            write.active = True
-                            try:
-                                signal = steps.send(send) if throw is None else steps.throw(throw)
-                            except StopIteration:
-                                break
-                            finally:
-                                write.active = False
-                            send = throw = None
-                            if type(signal) is _ChunkSignal:
-                                if gone is not None:
-                                    throw = gone  # the consumer is gone
-                                    continue
-                                write.unawaited -= 1
-                                data = signal.data
+                        else:
+                            # One huge chunk would be copied whole on its way to the
+                            # socket (h11 joins framing, the transport buffers the
+                            # unsent rest): slices keep that copy small.
+                            view = memoryview(piece)
+                            for start in range(0, len(piece), slice_size):
+                                for ready in box.add(bytes(view[start : start + slice_size])):
+                                    yield ready
+                    elif type(piece) is PushPiece:
+                        write = _PushWrite(part.content_id)
+                        awaitable = piece.callback(write, *piece.args)
+                        if not isinstance(awaitable, Awaitable):
+                            raise MtomFormatError(
+                                "a push callback must be an async function; "
+                                f"it returned {type(awaitable).__name__}"
+                            )
+                        steps = awaitable.__await__()
+                        send: Any = None
+                        throw: BaseException | None = None
+                        refused: MtomError | None = None
+                        gone: BaseException | None = None
+                        try:
+                            while True:
+                                write.active = True
+                                try:
+                                    signal = (
+                                        steps.send(send) if throw is None else steps.throw(throw)
+                                    )
+                                except StopIteration:
+                                    break
+                                finally:
+                                    write.active = False
+                                send = throw = None
+                                if type(signal) is _ChunkSignal:
+                                    if gone is not None:
+                                        throw = gone  # the consumer is gone
+                                        continue
+                                    write.unawaited -= 1
+                                    data = signal.data
+                                    written += len(data)
+                                    status.part_written = written
+                                    if limit is not None and written > limit:
+                                        refused = throw = _size_error(part, written, True)
+                                        continue
+                                    if status.superseded:
+                                        refused = throw = _replaced()
+                                        continue
+                                    try:
+                                        for ready in box.add(data):
+                                            yield ready
+                                    except BaseException as exc:  # aclose() or athrow()
+                                        throw = gone = exc
+                                else:
+                                    try:
+                                        send = await _Forward(signal)
+                                    except BaseException as exc:
+                                        throw = exc
+                        finally:
+                            write.returned = True
+                            close = getattr(steps, "close", None)
+                            if close is not None:
+                                close()
+                        if gone is not None:
+                            raise gone
+                        if refused is not None:
+                            raise refused
+                        if write.unawaited:
+                            raise WriterStateError(
+                                "the push callback called write() without awaiting it: "
+                                "its chunk was lost"
+                            )
+                    else:
+                        assert type(piece) is PullPiece
+                        chunks = PullChunks(piece.source, read_size, piece.position)
+                        try:
+                            async for data in chunks:
                                 written += len(data)
                                 status.part_written = written
                                 if limit is not None and written > limit:
-                                    size_error = throw = _size_error(part, written, True)
-                                    continue
-                                try:
-                                    for ready in box.add(data):
-                                        yield ready
-                                except BaseException as exc:  # aclose() or athrow()
-                                    throw = gone = exc
-                            else:
-                                try:
-                                    send = await _Forward(signal)
-                                except BaseException as exc:
-                                    throw = exc
-                    finally:
-                        write.returned = True
-                        close = getattr(steps, "close", None)
-                        if close is not None:
-                            close()
-                    if gone is not None:
-                        raise gone
-                    if size_error is not None:
-                        raise size_error
-                    if write.unawaited:
-                        raise WriterStateError(
-                            "the push callback called write() without awaiting it: "
-                            "its chunk was lost"
-                        )
-                else:
-                    assert type(piece) is PullPiece
-                    chunks = PullChunks(piece.source, read_size)
-                    try:
-                        async for data in chunks:
-                            written += len(data)
-                            status.part_written = written
-                            if limit is not None and written > limit:
-                                raise _size_error(part, written, True)
-                            for ready in box.add(data):
-                                yield ready
-                    finally:
-                        await chunks.aclose()
-            if limit is not None and written != limit:
-                raise _size_error(part, written, False)
-        except Exception as exc:
-            _note(exc, part.content_id)
-            raise
-        if box.batch or len(box.out) >= coalesce_size:
-            for ready in box.flush():
-                yield ready
-    box.out += closing
-    for ready in box.flush():
-        yield ready
+                                    raise _size_error(part, written, True)
+                                if status.superseded:
+                                    raise _replaced()
+                                for ready in box.add(data):
+                                    yield ready
+                        finally:
+                            await chunks.aclose()
+                if limit is not None and written != limit:
+                    raise _size_error(part, written, False)
+                if part.sent is None:
+                    part.sent = written
+            except Exception as exc:
+                _note(exc, part.content_id)
+                raise
+            if box.batch or len(box.out) >= coalesce_size:
+                for ready in box.flush():
+                    yield ready
+        if status.superseded:
+            raise _replaced()
+        box.out += closing
+        for ready in box.flush():
+            yield ready
+    finally:
+        status.finished = True
+        if status.done is not None:
+            status.done.set()
 
 
 class PullChunks:
     """The chunks of a pull source, checked bytes-like, whatever its kind.
 
-    A source with ``async read(n)`` is read ``read_size`` bytes at a time; an
+    A source with ``async read(n)`` is read ``read_size`` bytes at a time,
+    after seeking to ``position`` when one is given (where the source stood
+    when it was handed over, so that every pass reads the same bytes); an
     ``os.PathLike`` is opened on first use and closed by `aclose`; an async
-    generator given as a source is closed by `aclose` too, so its cleanup runs
-    when the body is aborted.  A plain class (not an async generator), so that
-    nothing of it is left for the event loop to finalize.
+    generator (given as the source, or returned by its ``__aiter__``) is closed
+    by `aclose` too, so its cleanup runs when the body is aborted.  A plain
+    class (not an async generator), so that nothing of it is left for the event
+    loop to finalize.
     """
 
-    __slots__ = ("_iterator", "_opened", "_read", "read_size", "source")
+    __slots__ = ("_iterator", "_opened", "_read", "position", "read_size", "source")
 
-    def __init__(self, source: object, read_size: int) -> None:
+    def __init__(self, source: object, read_size: int, position: int | None = None) -> None:
         self.source = source
         self.read_size = read_size
+        self.position = position
         self._opened: anyio.AsyncFile[bytes] | None = None
         self._read: Callable[[int], Awaitable[object]] | None = None
         self._iterator: AsyncIterator[object] | None = None
@@ -467,6 +777,8 @@ class PullChunks:
                 self._opened = source = await anyio.open_file(source, "rb")
             read = getattr(source, "read", None)
             if callable(read):
+                if self.position is not None:
+                    await _resolve(source.seek(self.position))  # type: ignore[attr-defined]
                 self._read = read
             elif isinstance(source, AsyncIterable):
                 self._iterator = aiter(source)
@@ -488,5 +800,7 @@ class PullChunks:
         if self._opened is not None:
             opened, self._opened = self._opened, None
             await opened.aclose()
-        elif inspect.isasyncgen(self.source):
-            await self.source.aclose()
+        elif inspect.isasyncgen(self._iterator):
+            await self._iterator.aclose()
+        elif self._iterator is None and inspect.isasyncgen(self.source):
+            await self.source.aclose()  # aborted before its first chunk: still closed

@@ -710,7 +710,7 @@ async def pack(args: argparse.Namespace, out: IO[str]) -> int:
         if stdout.isatty():
             raise CliError("refusing to write a binary message to a terminal; use -o OUT")
         stdout.write(head)
-        async with aclosing(writer.body()) as chunks:  # type: ignore[type-var]
+        async with aclosing(writer.body()) as chunks:
             async for chunk in chunks:
                 stdout.write(chunk)
         stdout.flush()

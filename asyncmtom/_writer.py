@@ -30,10 +30,9 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import sys
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterator,
@@ -43,16 +42,15 @@ from typing import Any, Protocol
 
 from ._base64 import Base64Encoder
 from ._body import (
-    BodyStatus,
     BytesLike,
+    MtomBody,
     PlannedPart,
     ProgressCallback,
     PullChunks,
     PullPiece,
     PushPiece,
     as_chunk,
-    iter_body,
-    with_progress,
+    pull_piece,
 )
 from ._encoding import (
     MtomEncoding,
@@ -214,7 +212,7 @@ class XmlWriter:
         self._join_size = join_size
         self._serializer = XmlSerializer(xml_declaration=encoding.xml_declaration)
         self._parts: list[PlannedPart] = []
-        self._status = BodyStatus()
+        self._started = False
         self._failed: BaseException | None = None
         self._busy = False
         self._sent_head = False
@@ -251,7 +249,7 @@ class XmlWriter:
             raise WriterStateError(
                 "the writer failed earlier and its output is aborted"
             ) from self._failed
-        if self._status.started or self._closed:
+        if self._started or self._closed:
             raise WriterStateError("the body has started: the document can no longer change")
         if self._busy:
             raise WriterStateError("a binary write on this writer is still in progress")
@@ -405,6 +403,11 @@ class XmlWriter:
         ``async read(n)`` (an ``anyio.AsyncFile``), or an ``os.PathLike``
         naming a file that is opened when the part is flushed.  Without
         ``size``, the size of a regular file is taken from the file system.
+
+        A message sent again (see `body`) reads the source again: a path is
+        opened again, an object with ``seek`` and ``tell`` is rewound to where
+        it stands now; an async iterator or generator, or an object with only
+        ``read(n)``, can be sent once.
         """
         size = _check_size(size)
         is_path = isinstance(source, os.PathLike)
@@ -439,7 +442,7 @@ class XmlWriter:
                     f"binary content was declared as {size} bytes but the source delivered {count}"
                 )
 
-        await self._binary(run, PullPiece(source, size), size, content_type, inline)
+        await self._binary(run, await pull_piece(source, size), size, content_type, inline)
 
     async def _binary(
         self,
@@ -588,13 +591,20 @@ class XmlWriter:
             headers["SOAPAction"] = action
         return headers
 
-    def body(self, *, progress: ProgressCallback | None = None) -> AsyncIterator[bytes]:
-        """The message body as an async iterator of bytes chunks; it can be consumed once.
+    def body(self, *, progress: ProgressCallback | None = None) -> MtomBody:
+        """The message body: an async iterable of bytes chunks that can be sent again.
 
         Give it to httpx as ``content=`` or to aiohttp as ``data=``.  Deferred
         push callbacks and pull sources run while it is iterated, each straight
-        into its own part.  ``progress``, if given, is called with a `Progress`
-        before each chunk is handed on (keep it quick: it runs in the sender).
+        into its own part.  Every ``async for`` over it produces the whole
+        message from the start, byte for byte the same, so an HTTP client may
+        send it again (a Digest or NTLM handshake, a 307/308 redirect): push
+        callbacks are called again and sources read again; a source that can
+        be read only once makes a second pass raise `WriterStateError` before
+        it produces any byte.  ``body()`` itself is called once.
+        ``progress``, if given, is called with a `Progress` before each chunk
+        is handed on (keep it quick: it runs in the sender); its ``attempt``
+        counts the passes.
         """
         if self._sink is not None:
             raise WriterStateError("this writer is bound to a sink: use flush() and aclose()")
@@ -605,38 +615,39 @@ class XmlWriter:
             )
         if progress is not None and not callable(progress):
             raise MtomFormatError("progress must be a callable taking a Progress")
-        total = self.content_length
-        chunks = self._iter_body()
-        if progress is not None:
-            return with_progress(chunks, self._status, total, progress)
-        return chunks
+        if "aiohttp" in sys.modules:  # aiohttp can only send it again through our payload
+            from ._aiohttp import register_payload
 
-    def _iter_body(self) -> AsyncGenerator[bytes, None]:
-        known_length = self.content_length is not None
-        self._status.started = True
+            register_payload()
+        return self._make_body(progress)
+
+    def _make_body(self, progress: ProgressCallback | None = None) -> MtomBody:
+        total = self.content_length
+        self._started = True
         buffer = self._serializer.buffer
         head = b"" if self._framing is None or self._sent_head else self._framing.root_head
         first = head + bytes(buffer)
         self._xml_handed_on += len(buffer)
         del buffer[:]
-        closing = b"" if self._framing is None else self._framing.closing
-        return iter_body(
+        return MtomBody(
             first,
             self._parts,
-            closing,
-            self._status,
+            b"" if self._framing is None else self._framing.closing,
+            content_type=self.content_type,
+            content_length=total,
             read_size=self._read_size,
             coalesce_size=self._coalesce_size,
             pass_through_size=self._pass_through_size,
-            join_size=self._join_size if known_length else 0,
+            join_size=self._join_size if total is not None else 0,
+            progress=progress,
         )
 
     async def write_to(self, stream: ByteSink, *, progress: ProgressCallback | None = None) -> None:
         """Send the whole body into *stream* (``async send(bytes)``), closing the body after."""
         if not callable(getattr(stream, "send", None)):
             raise MtomFormatError("write_to() needs an object with an async send(bytes) method")
-        async with aclosing(self.body(progress=progress)) as chunks:  # type: ignore[type-var]
-            async for chunk in chunks:
+        async with aclosing(self.body(progress=progress)) as body:
+            async for chunk in body:
                 await stream.send(chunk)
 
     # -- progressive output (sink-bound writers) -----------------------------
@@ -680,8 +691,8 @@ class XmlWriter:
         sink = self._sink
         self._closed = True
         try:
-            async with aclosing(self._iter_body()) as chunks:
-                async for chunk in chunks:
+            async with aclosing(self._make_body()) as body:
+                async for chunk in body:
                     if chunk:
                         await sink.send(chunk)
         except BaseException as exc:

@@ -78,7 +78,7 @@ async def test_consumer_closes_iterator_midway() -> None:
 
     writer = await finish(make_writer(callback), callback)
     received = bytearray()
-    async with aclosing(writer.body()) as chunks:  # type: ignore[type-var]
+    async with aclosing(writer.body()) as chunks:
         async for chunk in chunks:
             received += chunk
             if len(received) > 300_000:
@@ -131,7 +131,7 @@ async def test_abandoned_iterator_is_finalized_by_the_event_loop() -> None:
             events.append("cleanup")
 
     writer = await finish(make_writer(callback), callback)
-    body = writer.body()
+    body = aiter(writer.body())
     await body.__anext__()
     await body.__anext__()
     del body

@@ -318,7 +318,7 @@ async def consume(built: Built, fault: Fault, output: str) -> tuple[bytes, BaseE
             finally:
                 received += stream.data
         elif fault.kind == "abandon":
-            body = writer.body()
+            body = aiter(writer.body())
             for _ in range(fault.at + 1):
                 try:
                     received += await body.__anext__()
@@ -326,7 +326,7 @@ async def consume(built: Built, fault: Fault, output: str) -> tuple[bytes, BaseE
                     break
             del body  # never closed: the event loop finalizes it
         elif fault.kind == "aclose":
-            async with aclosing(writer.body()) as chunks:  # type: ignore[type-var]
+            async with aclosing(writer.body()) as chunks:
                 count = 0
                 async for chunk in chunks:
                     received += chunk
@@ -335,7 +335,7 @@ async def consume(built: Built, fault: Fault, output: str) -> tuple[bytes, BaseE
                         break
         elif fault.kind == "cancel":
             with anyio.CancelScope() as scope:
-                async with aclosing(writer.body()) as chunks:  # type: ignore[type-var]
+                async with aclosing(writer.body()) as chunks:
                     count = 0
                     async for chunk in chunks:
                         received += chunk

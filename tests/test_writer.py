@@ -78,7 +78,7 @@ async def test_push_callback_is_deferred_and_runs_in_document_order() -> None:
     assert writer.content_length is None, "no size declared: no Content-Length"
     assert "Content-Length" not in writer.headers
 
-    chunks = writer.body()
+    chunks = aiter(writer.body())
     first = await chunks.__anext__()
     assert events == [], "the root part comes before any callback runs"
     assert b"<s:Envelope" in first
