@@ -63,7 +63,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-from ._body import BodyStatus, PlannedPart, PullPiece, PushPiece, iter_body
+from ._body import MtomBody, PlannedPart, PullPiece, PushPiece
 from ._errors import MtomError, WriterStateError
 from ._reader import MtomMessage
 from ._writer import XmlWriter
@@ -402,25 +402,26 @@ def _check_rereadable(part: PlannedPart) -> None:
 
 
 async def _part_content(writer: XmlWriter, part: PlannedPart) -> AsyncIterator[bytes]:
-    """The content of one planned part, read from its sources (the digest pass)."""
-    skip = len(part.head)
-    chunks = iter_body(
+    """The content of one planned part, read from its sources (the digest pass).
+
+    A pass of its own over a body of that one part (`MtomBody._part_chunks`):
+    it records the part's length, so the send that follows must give the part
+    exactly the bytes that were digested (else `PartSizeError`).
+    """
+    body = MtomBody(
         b"",
         [part],
         b"",
-        BodyStatus(),
+        content_type=writer.content_type,
+        content_length=None,
         read_size=writer._read_size,
         coalesce_size=1,
         pass_through_size=1,
     )
+    chunks = body._part_chunks()
     async with aclosing(chunks):
-        async for chunk in chunks:
-            if skip:
-                taken = min(skip, len(chunk))
-                skip -= taken
-                chunk = chunk[taken:]
-            if chunk:
-                yield chunk
+        async for _, chunk in chunks:
+            yield chunk
 
 
 async def _digest_parts(
