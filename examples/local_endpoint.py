@@ -4,7 +4,10 @@ It accepts one HTTP/1.1 POST per connection (Content-Length or chunked),
 decodes the body with ``asyncmtom.read_mtom`` while it streams in, and answers
 a SOAP envelope that reports, for every attachment, its Content-ID, content
 type, size and SHA-256, so the client can check what arrived.  Plain
-(non-MTOM) SOAP requests are accepted too.  Built on anyio only, so it runs
+(non-MTOM) SOAP requests are accepted too.  Given a ``respond`` coroutine
+function, it answers with the message that returns instead (an `XmlWriter`
+holding the reply, given the request's root XML), sent with ``write_to``:
+the download side, an MTOM reply streamed from disk.  Built on anyio only, so it runs
 under asyncio and trio alike.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -25,6 +28,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 import asyncmtom
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+#: Makes the reply to a request, given the request's root XML.
+Responder = Callable[[bytes], Awaitable[asyncmtom.XmlWriter]]
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Upload:
 class Endpoint:
     url: str
     received: list[list[Upload]] = field(default_factory=list)
+    respond: Responder | None = None
 
 
 async def _body(
@@ -77,10 +84,13 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
             headers[name.strip().lower()] = value.strip()
         uploads: list[Upload] = []
         status = "200 OK"
+        reply_writer: asyncmtom.XmlWriter | None = None
         try:
             async with asyncmtom.read_mtom(
                 headers.get("content-type", ""), _body(buffered, headers)
             ) as message:
+                if endpoint.respond is not None:
+                    reply_writer = await endpoint.respond(message.root)
                 for attachment in message.attachments.values():
                     digest = hashlib.sha256()
                     async for chunk in attachment:
@@ -103,6 +113,12 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
             status = "400 Bad Request"
             reply = f"<s:Fault><s:Reason><s:Text>{escape(str(exc))}</s:Text></s:Reason></s:Fault>"
         endpoint.received.append(uploads)
+        if reply_writer is not None and status == "200 OK":
+            head = "".join(f"{k}: {v}\r\n" for k, v in reply_writer.headers.items())
+            assert reply_writer.content_length is not None, "the reply's sizes are known"
+            await stream.send(f"HTTP/1.1 200 OK\r\n{head}Connection: close\r\n\r\n".encode())
+            await reply_writer.write_to(stream)
+            return
         data = (f'<s:Envelope xmlns:s="{SOAP12}"><s:Body>{reply}</s:Body></s:Envelope>').encode()
         await stream.send(
             f"HTTP/1.1 {status}\r\nContent-Type: application/soap+xml; charset=utf-8\r\n"
@@ -132,11 +148,11 @@ def print_receipts(reply: bytes) -> list[ET.Element]:
 
 
 @asynccontextmanager
-async def local_endpoint() -> AsyncIterator[Endpoint]:
+async def local_endpoint(respond: Responder | None = None) -> AsyncIterator[Endpoint]:
     """Serve on a free port of 127.0.0.1 for the duration of the ``async with``."""
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(SocketAttribute.local_port)
-    endpoint = Endpoint(url=f"http://127.0.0.1:{port}/upload")
+    endpoint = Endpoint(url=f"http://127.0.0.1:{port}/upload", respond=respond)
 
     async def handler(stream: SocketStream) -> None:
         await _handle(stream, endpoint)

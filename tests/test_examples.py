@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import anyio
 import pytest
@@ -33,7 +35,13 @@ import asyncmtom
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-NAMES = ["aiohttp_upload", "zeep_upload", "xds_provide_and_register", "cmis_create_document"]
+NAMES = [
+    "aiohttp_upload",
+    "zeep_upload",
+    "zeep_sync_upload",
+    "xds_provide_and_register",
+    "cmis_create_document",
+]
 
 pytestmark = pytest.mark.skipif(
     not hasattr(asyncmtom, "read_mtom"),
@@ -53,7 +61,7 @@ def load(name: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "xds_retrieve_document_set"])
 def test_example_runs_as_shipped(name: str) -> None:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}
@@ -77,7 +85,9 @@ class EmailEndpoint:
     url: str
     decoded: list[Decoded] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
-    lie: bool = False  # report a wrong digest
+    lie: bool = False  # report a wrong digest (or, answering downloads, send a wrong byte)
+    respond: Any = None  # the example's own reply maker, for a download
+    replies: list[Decoded] = field(default_factory=list)
 
 
 async def _serve_one(stream: SocketStream, endpoint: EmailEndpoint) -> None:
@@ -96,10 +106,16 @@ async def _serve_one(stream: SocketStream, endpoint: EmailEndpoint) -> None:
             await buffered.receive_until(b"\r\n", 8192)
         else:
             body += await buffered.receive_exactly(int(headers.get("content-length", "0")))
-        decoded = decode_with_email(headers["content-type"], bytes(body))
-        resolve_xop(decoded.root, decoded.parts)  # every part referenced once, each Include alone
+        if "multipart/" in headers["content-type"]:
+            decoded = decode_with_email(headers["content-type"], bytes(body))
+            resolve_xop(decoded.root, decoded.parts)  # each part referenced once, Includes alone
+        else:
+            decoded = Decoded(bytes(body), {}, {}, [])
         endpoint.decoded.append(decoded)
         endpoint.headers.append(headers)
+        if endpoint.respond is not None:
+            await _send_reply(stream, endpoint, decoded.root)
+            return
         items = ""
         for content_id, (content_type, data) in decoded.parts.items():
             digest = "0" * 64 if endpoint.lie else hashlib.sha256(data).hexdigest()
@@ -118,9 +134,23 @@ async def _serve_one(stream: SocketStream, endpoint: EmailEndpoint) -> None:
         )
 
 
+async def _send_reply(stream: SocketStream, endpoint: EmailEndpoint, request_root: bytes) -> None:
+    """The example's own MTOM reply, decoded with ``email`` on its way out."""
+    writer = await endpoint.respond(request_root)
+    body = bytearray(b"".join([bytes(chunk) async for chunk in writer.body()]))
+    reply = decode_with_email(writer.content_type, bytes(body))
+    resolve_xop(reply.root, reply.parts)
+    endpoint.replies.append(reply)
+    if endpoint.lie:
+        body[-200] ^= 1  # inside the last part: the document
+    head = "".join(f"{name}: {value}\r\n" for name, value in writer.headers.items())
+    await stream.send(f"HTTP/1.1 200 OK\r\n{head}Connection: close\r\n\r\n".encode() + body)
+
+
 def email_endpoint(endpoint: EmailEndpoint):  # type: ignore[no-untyped-def]
     @asynccontextmanager
-    async def serve() -> AsyncIterator[EmailEndpoint]:
+    async def serve(respond: Any = None) -> AsyncIterator[EmailEndpoint]:
+        endpoint.respond = respond
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
         endpoint.url = f"http://127.0.0.1:{listener.extra(SocketAttribute.local_port)}/upload"
 
@@ -137,14 +167,17 @@ def email_endpoint(endpoint: EmailEndpoint):  # type: ignore[no-untyped-def]
     return serve
 
 
-def run_in_process(name: str, lie: bool = False) -> tuple[int, EmailEndpoint]:
+def run_in_process(name: str, lie: bool = False, size: int = 200_000) -> tuple[int, EmailEndpoint]:
     module = load(name)
     endpoint = EmailEndpoint(url="", lie=lie)
     module.local_endpoint = email_endpoint(endpoint)
 
+    if not inspect.iscoroutinefunction(module.main):  # a synchronous example
+        return int(module.main(200_000, None)), endpoint
+
     async def go() -> int:
         with anyio.fail_after(60):
-            return int(await module.main(200_000, None))
+            return int(await module.main(size, None))
 
     return anyio.run(go), endpoint
 
@@ -204,3 +237,29 @@ def test_cmis_request_is_a_create_document() -> None:
     assert stream.findtext(f"{cmism}length") == str(len(data))
     assert stream.findtext(f"{cmism}mimeType") == content_type == "application/pdf"
     assert base64.b64decode(stream.findtext(f"{cmism}stream") or "") == data
+
+
+@pytest.mark.parametrize("size", [200_000, 3_000_000])  # in memory; spooled past 1 MiB
+def test_xds_retrieve_is_an_iti43_exchange(size: int) -> None:
+    status, endpoint = run_in_process("xds_retrieve_document_set", size=size)
+    assert status == 0
+    [request], [headers], [reply] = endpoint.decoded, endpoint.headers, endpoint.replies
+    action = "urn:ihe:iti:2007:RetrieveDocumentSet"
+    assert f'start-info="application/soap+xml; action=\\"{action}\\""' in headers["content-type"]
+    root = ET.fromstring(request.root)
+    wsa = "{http://www.w3.org/2005/08/addressing}"
+    xdsb = "{urn:ihe:iti:xds-b:2007}"
+    assert root.findtext(f".//{wsa}Action") == action
+    [asked] = root.iter(f"{xdsb}DocumentRequest")
+    assert asked.findtext(f"{xdsb}RepositoryUniqueId") == "1.3.6.1.4.1.21367.13.80.110.2"
+    answer = resolve_xop(reply.root, reply.parts)
+    assert answer.findtext(f".//{wsa}Action") == action + "Response"
+    [document] = answer.iter(f"{xdsb}Document")
+    [(content_type, data)] = reply.parts.values()
+    assert content_type == "application/pdf" and len(data) == size and data.startswith(b"%PDF-")
+    assert base64.b64decode(document.text or "") == data
+
+
+def test_xds_retrieve_fails_on_a_wrong_byte() -> None:
+    status, _ = run_in_process("xds_retrieve_document_set", lie=True, size=3_000_000)
+    assert status == 1
