@@ -5,7 +5,7 @@ Usage: ``python benchmarks/run.py [--quick] [--reps N] [--size-mib N] ...``
 
 Strategy.  A receiver process (``receiver.py``) listens on 127.0.0.1 and only
 counts the bytes it is sent, so that the sender is what is measured.  Every row
-runs as a fresh sender process (``senders.py``), so its peak RSS (``ru_maxrss``)
+runs as a fresh sender process (``senders.py``), so its peak RSS (``VmHWM``)
 is its own.  The rows are interleaved: each repetition runs every row once
 (alternately forwards and backwards), so a slow spell of the machine touches
 all rows alike, and the figure printed is the median over the repetitions.
@@ -1111,7 +1111,7 @@ def report(
         "wall: sender's timed region; MB/s: payload MB (1e6) per second; x raw: MB/s over the raw",
         "socket's MB/s in the same repetition; CPU: sender process CPU in the timed region",
         "(CPU s/GiB: the same per GiB of payload);",
-        "peak RSS: the sender process's ru_maxrss; +RSS: how much the timed region raised it;",
+        "peak RSS: the sender process's VmHWM; +RSS: how much the timed region raised it;",
         "spread: (max - min) / median of the wall times.",
     ]
     notes = list(run["notes"])

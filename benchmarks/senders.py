@@ -2,8 +2,11 @@
 
 Each row sends (or, for the in-process rows, serializes) one payload once and
 prints one JSON line: wall seconds and CPU seconds of the timed region, the
-process's peak RSS (``ru_maxrss``, the whole life of the process: interpreter
+process's peak RSS (``VmHWM``, the whole life of the process: interpreter
 and imports included) and the peak RSS reached before the timed region began.
+``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the
+parent through fork and exec, so a small sender started by ``run.py`` would
+report at least ``run.py``'s own peak.
 ``run.py`` starts a fresh process for every row and repetition so that each
 peak RSS belongs to that row alone.
 
@@ -51,8 +54,8 @@ class Context:
 
     @contextmanager
     def timed(self) -> Iterator[None]:
+        self.rss_before_kib = peak_rss_kib()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.rss_before_kib = usage.ru_maxrss
         cpu0 = usage.ru_utime + usage.ru_stime
         faults0 = usage.ru_minflt
         t0 = time.perf_counter()
@@ -61,6 +64,17 @@ class Context:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self.cpu = usage.ru_utime + usage.ru_stime - cpu0
         self.minor_faults = usage.ru_minflt - faults0
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS in KiB: VmHWM, else ``ru_maxrss`` (see the module docstring)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # -- the payload -------------------------------------------------------------------------
@@ -581,13 +595,12 @@ def main(argv: list[str] | None = None) -> None:
         cProfile.runctx("run()", globals(), {"run": run}, filename=args.profile)
     else:
         run()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     result = {
         "row": args.row,
         "size": ctx.size,
         "wall": ctx.wall,
         "cpu": ctx.cpu,
-        "maxrss_kib": usage.ru_maxrss,
+        "maxrss_kib": peak_rss_kib(),
         "rss_before_kib": ctx.rss_before_kib,
         "minor_faults": ctx.minor_faults,
         **ctx.extra,

@@ -56,6 +56,20 @@ static void mime_read_close(struct soap *soap, void *handle)
 { (void)soap; (void)handle;
 }
 
+/* Peak RSS in KiB: VmHWM (ru_maxrss would carry over the parent's peak through exec). */
+static long vm_hwm_kib(void)
+{ char line[256];
+  long kib = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "VmHWM:", 6) == 0)
+      kib = atol(line + 6);
+  fclose(f);
+  return kib;
+}
+
 static double seconds(const struct timespec *t)
 { return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
 }
@@ -72,6 +86,7 @@ int main(int argc, char **argv)
   struct b__UploadResponse response;
   struct timespec t0, t1;
   struct rusage u0, u1;
+  long rss_before;
   char *block;
   size_t chunk, i;
   int chunked;
@@ -104,6 +119,7 @@ int main(int argc, char **argv)
   data.xop__Include.__size = chunked ? 0 : (int)total;
   data.xop__Include.type = "application/octet-stream";
 
+  rss_before = vm_hwm_kib();
   getrusage(RUSAGE_SELF, &u0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (soap_call_b__Upload(soap, argv[1], NULL, "payload.bin", &data, &response) != SOAP_OK)
@@ -122,7 +138,7 @@ int main(int argc, char **argv)
          "\"maxrss_kib\": %ld, \"rss_before_kib\": %ld, \"minor_faults\": %ld, "
          "\"body_bytes\": %lld}\n",
          chunked ? "chunked" : "cl", total, seconds(&t1) - seconds(&t0),
-         cpu_seconds(&u1) - cpu_seconds(&u0), u1.ru_maxrss, u0.ru_maxrss,
+         cpu_seconds(&u1) - cpu_seconds(&u0), vm_hwm_kib(), rss_before,
          u1.ru_minflt - u0.ru_minflt, (long long)response.received);
   soap_destroy(soap);
   soap_end(soap);
