@@ -55,7 +55,7 @@ class SyncBody:
 
         with anyio.from_thread.start_blocking_portal() as portal:
             ...  # build the writer; portal.call() its binary coroutines
-            with SyncBody(writer.body(), portal, content_length=writer.content_length) as body:
+            with SyncBody(writer.body(), portal) as body:
                 httpx.post(url, content=body, headers=writer.headers)
     """
 
@@ -72,6 +72,9 @@ class SyncBody:
             not isinstance(content_length, int) or isinstance(content_length, bool)
         ):
             raise TypeError(f"content_length must be an int or None, not {content_length!r}")
+        if content_length is None:  # writer.body() knows its own length
+            length = getattr(body, "content_length", None)
+            content_length = length if isinstance(length, int) else None
         self._body = body
         self._portal = portal
         self._length = content_length

@@ -1079,11 +1079,7 @@ class SyncMtomTransport(_MtomOptions, zeep.transports.Transport):  # type: ignor
             if request is None:
                 message = etree_to_string(envelope)  # type: ignore[no-untyped-call, unused-ignore]
                 return self.post(address, message, headers)
-            body = SyncBody(
-                request.writer.body(progress=self.progress),
-                portal,
-                content_length=request.writer.content_length,
-            )
+            body = SyncBody(request.writer.body(progress=self.progress), portal)
             with body:
                 http_request = self.client.build_request(
                     "POST", address, content=body, headers=request.headers, timeout=self._timeout()

@@ -31,9 +31,11 @@ async def send_file_like(write: Any, data: bytes) -> None:
 async def build(size_known: bool, encoding: Any = None) -> XmlWriter:
     writer = XmlWriter(encoding or MtomEncoding(soap=SOAP12, action="urn:example:Upload"))
     soap = writer.encoding.soap
-    with writer.element("Envelope", soap.namespace, "s"), writer.element(
-        "Body", soap.namespace, "s"
-    ), writer.element("Upload", NS, "ex"):
+    with (
+        writer.element("Envelope", soap.namespace, "s"),
+        writer.element("Body", soap.namespace, "s"),
+        writer.element("Upload", NS, "ex"),
+    ):
         with writer.element("name", NS, "ex"):
             writer.text("scan.pdf")
         with writer.element("data", NS, "ex"):
@@ -85,7 +87,9 @@ async def test_aiohttp_upload(size_known: bool) -> None:
     async with serve() as server, aiohttp.ClientSession() as session:
         writer = await build(size_known)
         async with session.post(
-            server.url, data=writer.body(), headers=writer.headers,
+            server.url,
+            data=writer.body(),
+            headers=writer.headers,
             timeout=aiohttp.ClientTimeout(total=30),
         ) as response:
             assert response.status == 200

@@ -31,8 +31,7 @@ def test_declarations_only_where_not_in_scope() -> None:
         ]
     )
     assert out == (
-        b'<s:Envelope xmlns:s="urn:s"><s:Body><Op xmlns="urn:x"><child/></Op></s:Body>'
-        b"</s:Envelope>"
+        b'<s:Envelope xmlns:s="urn:s"><s:Body><Op xmlns="urn:x"><child/></Op></s:Body></s:Envelope>'
     )
     tree = ET.fromstring(out)
     assert tree[0][0][0].tag == "{urn:x}child"

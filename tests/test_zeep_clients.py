@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import gc
 import os
+import shutil
+import ssl
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -463,6 +466,58 @@ def test_binary_in_the_wrong_place_is_refused(kind: str, wsdl: str, field: str, 
     assert server.requests == []
 
 
+@KINDS
+def test_digest_auth_sends_the_body_again(kind: str, wsdl: str, tmp_path: Path) -> None:
+    """httpx's DigestAuth answers a 401 by sending the request again: the whole message."""
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(os.urandom(200_000))
+    server = Server()
+    handle = server.handle
+
+    def challenge(request: httpx.Request, body: bytes) -> httpx.Response:
+        if "authorization" not in request.headers:
+            server.requests.append(request)
+            return httpx.Response(
+                401, headers={"WWW-Authenticate": 'Digest realm="r", nonce="n0", qop="auth"'}
+            )
+        assert request.headers["authorization"].startswith("Digest ")
+        return handle(request, body)
+
+    server.handle = challenge  # type: ignore[method-assign]
+    clients = Clients(kind, wsdl, server, client_options={"auth": httpx.DigestAuth("u", "p")})
+    assert clients.call("Upload", name="x", data=Binary(path)) == 200_000
+    assert server.values == [path.read_bytes()]
+    first, second = server.requests
+    assert first.headers["content-length"] == second.headers["content-length"]
+
+
+def test_proxy_option_sends_through_the_proxy(wsdl: str) -> None:
+    """``proxy=`` reaches the HTTP clients the transports make (absolute-form requests)."""
+    from httpserver import serve
+
+    async def run() -> list[Any]:
+        async with serve() as proxy:
+            url = proxy.url.rsplit("/", 1)[0]
+            transport = MtomTransport(proxy=url)
+            async with zeep.AsyncClient(wsdl, transport=transport) as client:
+                with pytest.raises(zeep.exceptions.Error):  # the proxy answers <ok/>
+                    await client.service.Upload(name="x", data=Binary(b"p" * 1000))
+
+            def sync_call() -> None:
+                with zeep.Client(wsdl, transport=SyncMtomTransport(proxy=url)) as client:
+                    with pytest.raises(zeep.exceptions.Error):
+                        client.service.Upload(name="x", data=Binary(b"p" * 1000))
+
+            await anyio.to_thread.run_sync(sync_call)
+            return proxy.requests
+
+    requests = anyio.run(run)
+    assert [r.path for r in requests] == ["http://127.0.0.1:9/documents"] * 2
+    for request in requests:
+        decoded = decode_with_email(request.headers["content-type"], request.body)
+        assert [data for _, data in decoded.parts.values()] == [b"p" * 1000]
+
+
 # --- settings --------------------------------------------------------------------------------
 
 
@@ -625,3 +680,73 @@ def test_username_token_is_sent(kind: str, wsdl: str) -> None:
     root = etree.fromstring(decoded.root)
     assert root.find(f".//{{{WSSE}}}Username").text == "alice"
     assert root.find(f".//{{{WSSE}}}Password").text == "secret"
+
+
+# --- TLS with a client certificate -----------------------------------------------------------
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make test certificates")
+    d = tmp_path_factory.mktemp("tls")
+    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test ca",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
+    for name in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)  # fmt: skip
+        extra = ["-extfile", "san.cnf"] if name == "server" else []
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", *extra, cwd=d)  # fmt: skip
+    return d
+
+
+def test_tls_client_certificate_of_the_given_client(wsdl: str, tls_files: Path) -> None:
+    """The given client's TLS settings (CA, client certificate) carry the MTOM request."""
+    from anyio.streams.tls import TLSListener
+    from httpserver import Server as Recorder
+    from httpserver import _handle
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tls_files / "server.pem", tls_files / "server.key")
+    server_context.load_verify_locations(tls_files / "ca.pem")
+    server_context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no request
+    client_context = ssl.create_default_context(cafile=str(tls_files / "ca.pem"))
+    client_context.load_cert_chain(tls_files / "client.pem", tls_files / "client.key")
+
+    async def run() -> Recorder:
+        tcp = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+        recorder = Recorder(url=f"https://127.0.0.1:{port}/documents")
+        listener = TLSListener(tcp, server_context, standard_compatible=False)
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, lambda stream: _handle(stream, recorder))
+            service_address = recorder.url
+            http = httpx.AsyncClient(verify=client_context)
+            async with zeep.AsyncClient(wsdl, transport=MtomTransport(client=http)) as client:
+                service = client.create_service(f"{{{NS}}}DocumentsBinding", service_address)
+                with pytest.raises(zeep.exceptions.Error):  # the server answers <ok/>
+                    await service.Upload(name="x", data=Binary(b"t" * 1000))
+
+            def sync_call() -> None:
+                transport = SyncMtomTransport(verify_ssl=client_context)
+                with zeep.Client(wsdl, transport=transport) as client:
+                    service = client.create_service(f"{{{NS}}}DocumentsBinding", service_address)
+                    with pytest.raises(zeep.exceptions.Error):
+                        service.Upload(name="x", data=Binary(b"t" * 1000))
+
+            await anyio.to_thread.run_sync(sync_call)
+            tg.cancel_scope.cancel()
+        return recorder
+
+    recorder = anyio.run(run)
+    assert len(recorder.requests) == 2
+    for request in recorder.requests:
+        decoded = decode_with_email(request.headers["content-type"], request.body)
+        assert [data for _, data in decoded.parts.values()] == [b"t" * 1000]

@@ -143,6 +143,7 @@ SIZES = [
     pytest.param(768, id="768B"),
     pytest.param(1 * MiB + 5, id="1MiB+5"),  # past spool_threshold: spooled
     pytest.param(64 * MiB, id="64MiB"),
+    pytest.param(1024 * MiB, id="1GiB", marks=pytest.mark.slow),
 ]
 
 
