@@ -45,7 +45,9 @@ received part: the part's ``bytes`` when it was held in memory (up to
 the spool file: ``save(path)`` moves it into place, ``bytes(value)`` reads
 it, and the file is removed when the value is garbage collected.  A token
 that ends up anywhere else (a ``string`` field, ``xs:any`` content) would
-be silently wrong data, so it raises `MtomFormatError` once zeep is done.
+be silently wrong data, so it raises `MtomFormatError` once zeep is done; a
+part that no ``xop:Include`` references (SOAP with Attachments) would be
+lost, so it raises `MtomFormatError` too.
 
 Strategy, the sync client.  `SyncMtomTransport` sends with an
 ``httpx.Client``; the writer and the reader, which are async, run for the
@@ -462,13 +464,19 @@ _REPLIES: weakref.WeakValueDictionary[str, _ReplyValues] = weakref.WeakValueDict
 
 
 async def _take_part(
-    message: MtomMessage, content_id: str, href: str, spool_dir: str | None, spooled: type[_Spooled]
+    message: MtomMessage,
+    content_id: str,
+    href: str,
+    spool_dir: str | None,
+    spooled: type[_Spooled],
+    taken: set[str],
 ) -> object:
     attachment = message.attachments.get(content_id)
     if attachment is None:  # a sender that percent-encoded nothing but a literal '%'
         attachment = message.attachments.get(href.strip()[4:])
     if attachment is None:
         raise MtomFormatError(f"xop:Include href {href[:200]!r} names no part of the message")
+    taken.add(attachment.content_id)
     if attachment.in_memory:
         return await attachment.read()
     # A private directory: the saved part gets an ordinary file mode, the
@@ -495,10 +503,21 @@ async def _tokenize_reply(
     includes = find_includes(root)
     values = _ReplyValues()
     tokens: dict[str, str] = {}
+    taken: set[str] = set()
     for include in includes:
         if include.content_id not in tokens:
-            value = await _take_part(message, include.content_id, include.href, spool_dir, spooled)
+            value = await _take_part(
+                message, include.content_id, include.href, spool_dir, spooled, taken
+            )
             tokens[include.content_id] = values.add(value)
+    unreferenced = [cid for cid in message.attachments if cid not in taken]
+    if unreferenced:
+        # SOAP with Attachments: parts the XML does not reference would be lost.
+        raise MtomFormatError(
+            f"the reply carries {len(unreferenced)} part(s) that no xop:Include references "
+            f"(<{unreferenced[0][:200]}>...): read it with raw_response=True and "
+            "asyncmtom.read_mtom, or with zeep's own transport (SOAP with Attachments)"
+        )
     codec = inserted_text_codec(root) or "ascii"
     xml = b"".join(
         bytes(piece) if isinstance(piece, memoryview) else tokens[piece].encode(codec)

@@ -367,6 +367,19 @@ def test_reply_part_in_a_string_field_is_refused(kind: str, wsdl: str) -> None:
 
 
 @KINDS
+def test_reply_part_no_include_references_is_refused(kind: str, wsdl: str) -> None:
+    """SOAP with Attachments: a part the XML does not reference would be lost, so it fails."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        include = f'<xop:Include xmlns:xop="{XOP}" href="cid:p0@example.org"/>'.encode()
+        body = mtom_reply([b"data", b"extra"]).replace(include, b"ZGF0YQ==")
+        return httpx.Response(200, headers={"Content-Type": REPLY_TYPE}, content=body)
+
+    with pytest.raises(MtomFormatError, match="no xop:Include references"):
+        Clients(kind, wsdl, Server(answer)).call("Download", size=1)
+
+
+@KINDS
 def test_raw_response_is_the_reply_as_received(kind: str, wsdl: str) -> None:
     body = mtom_reply([b"raw data"])
     server = Server(download_answer([b"raw data"]))
