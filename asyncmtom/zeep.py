@@ -55,7 +55,7 @@ length of one call on a private event loop thread (an anyio blocking
 portal): the request body is an `asyncmtom.SyncBody` pulled chunk by chunk
 by httpx, and the reply is fed to the reader in batches of about 1 MiB.
 
-Hooks.  Importing this module wraps three zeep functions, once: SOAP
+Hooks.  Importing this module wraps four zeep functions, once: SOAP
 bindings' ``send`` and ``send_async`` (the wrong transport for the kind of
 client raises `TypeError` before anything is sent; a call made with these
 transports gets its error messages cut to a readable length, and
@@ -71,9 +71,11 @@ Decisions.  The W3C ``xmime`` schema, which MTOM WSDLs of Metro, CXF and
 (`XMIME_SCHEMA`).  Every request goes out as MTOM, even one without a
 `Binary`, because MTOM endpoints answer plain XML with a fault; pass
 ``always_mtom=False`` to send such requests as zeep would.  A `Binary` that
-ends up anywhere but as the whole text of an element (an attribute, a list
-of values) raises `MtomFormatError`; in a ``string`` or ``hexBinary`` field
-zeep itself refuses its NUL byte.  A WS-Security signature that covers an
+ends up anywhere but as the whole text of an element (an attribute, text
+around it) raises `MtomFormatError`; in an ``xs:list``, a ``string`` or a
+``hexBinary`` field zeep itself refuses it (it joins ``str`` only; lxml
+refuses the token's NUL byte).  A large received part is a value of its own
+type, not ``bytes``: handing 1 GiB over as ``bytes`` would hold it in memory.  A WS-Security signature that covers an
 element holding a `Binary` is refused before anything is sent
 (`refuse_signature_over_binary`): it would sign the placeholder.
 ``operation_timeout`` applies to every call, also with a client of your own
