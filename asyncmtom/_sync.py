@@ -80,6 +80,9 @@ class SyncBody:
         self._length = content_length
         self._passes: list[Generator[bytes, None, None]] = []
 
+    def __bool__(self) -> bool:
+        return True  # a body, even of unknown length (``requests`` tests ``data or {}``)
+
     def __len__(self) -> int:
         if self._length is None:
             raise TypeError("the body's length is not known (it is sent chunked)")

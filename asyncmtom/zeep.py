@@ -75,9 +75,10 @@ ends up anywhere but as the whole text of an element (an attribute, text
 around it) raises `MtomFormatError`; in an ``xs:list``, a ``string`` or a
 ``hexBinary`` field zeep itself refuses it (it joins ``str`` only; lxml
 refuses the token's NUL byte).  A large received part is a value of its own
-type, not ``bytes``: handing 1 GiB over as ``bytes`` would hold it in memory.  A WS-Security signature that covers an
-element holding a `Binary` is refused before anything is sent
-(`refuse_signature_over_binary`): it would sign the placeholder.
+type, not ``bytes``: handing 1 GiB over as ``bytes`` would hold it in
+memory.  A WS-Security signature that covers an element holding a `Binary`
+is refused before anything is sent (`refuse_signature_over_binary`): it
+would sign the placeholder.
 ``operation_timeout`` applies to every call, also with a client of your own
 (``None`` leaves that client's timeout); the given client's default headers,
 auth, certificates and proxy are used as they are.  `MtomTransport` closes

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from mtomcheck import decode_with_email, resolve_xop
 
-from asyncmtom import MtomFormatError, SyncBody, XmlWriter
+from asyncmtom import MtomFormatError
 
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
@@ -263,47 +263,6 @@ def test_upload_every_kind_of_source(kind: str, wsdl: str, tmp_path: Path) -> No
         assert server.values == [expected]
         content_type = server.requests[0].headers["content-type"]
         assert content_type.startswith("multipart/related;")
-
-
-def test_sync_body_with_httpx_client(tmp_path: Path) -> None:
-    """The public bridge: the async writer's body sent by a synchronous httpx.Client."""
-    path = tmp_path / "scan.pdf"
-    path.write_bytes(os.urandom(300_000))
-    server = Server()
-    with anyio.from_thread.start_blocking_portal() as portal:
-        writer = XmlWriter()
-        with writer.element("Envelope", SOAP12, "s"), writer.element("Body", SOAP12, "s"):
-            with writer.element("Upload", NS), writer.element("data", NS):
-                portal.call(writer.pull_bytes, path)
-        with (
-            SyncBody(writer.body(), portal, content_length=writer.content_length) as body,
-            httpx.Client(transport=httpx.MockTransport(server.sync_handler)) as client,
-        ):
-            assert len(body) == writer.content_length
-            response = client.post("http://127.0.0.1:9/", content=body, headers=writer.headers)
-    assert response.status_code == 200
-    assert server.values == [path.read_bytes()]
-    assert server.requests[0].headers["content-length"] == str(writer.content_length)
-
-
-def test_sync_body_failure_reaches_the_sync_caller() -> None:
-    async def broken(write: Any) -> None:
-        await write(b"x" * 1000)
-        raise OSError("disk gone")
-
-    with anyio.from_thread.start_blocking_portal() as portal:
-        writer = XmlWriter()
-        with writer.element("Envelope", SOAP12, "s"), writer.element("Body", SOAP12, "s"):
-            with writer.element("data", NS):
-                portal.call(writer.push_bytes, broken)
-        with SyncBody(writer.body(), portal) as body:
-            with pytest.raises(TypeError):
-                len(body)
-            received = []
-            with pytest.raises(OSError, match="disk gone"):
-                for chunk in body:
-                    received.append(bytes(chunk))
-    assert received and not b"".join(received).rstrip().endswith(b"--")
 
 
 # --- downloads --------------------------------------------------------------------------------
