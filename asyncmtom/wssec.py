@@ -89,6 +89,7 @@ __all__ = [
     "SignatureError",
     "WSSE_NAMESPACE",
     "WSU_NAMESPACE",
+    "sign_prepared",
     "verify_envelope",
     "verify_message",
 ]
@@ -311,25 +312,12 @@ class Signature:
         writer._check_writable()
         if not self.ids:
             raise ValueError("nothing to sign: mark the Body with sign_element()")
-        serializer = writer._serializer
-        slot = self._slot
-        placeholder = f'<ds:Signature xmlns:ds="{DS_NAMESPACE}"/>'.encode("ascii")
-        root = parse_xml(
-            bytes(serializer.buffer[:slot]) + placeholder + bytes(serializer.buffer[slot:])
+        hash_name = _DIGEST_HASHES[self.signer.digest_method]
+        digests = await _document_digests(
+            writer, self._slot, [(id_, hash_name, None) for id_ in self.ids]
         )
-        elements = find_by_id(root, self.ids)
-        marker = next(root.iter(f"{{{DS_NAMESPACE}}}Signature"))
-        for id_, element in elements.items():
-            if element is marker or any(a is element for a in marker.iterancestors()):
-                raise ValueError(
-                    f"the element {id_!r} holds the signature itself; sign the Body and "
-                    "the Timestamp, not the Envelope or the Header"
-                )
-        marker.getparent().remove(marker)
-        plans = reference_plans(root, self.ids)
-        digests = await _digest_parts(writer, plans, _DIGEST_HASHES[self.signer.digest_method])
         references = [_Reference(id_, digests[id_]) for id_ in self.ids]
-        serializer.insert(slot, self._render(references))
+        writer._serializer.insert(self._slot, self._render(references))
         self._signed = True
 
     def _render(self, references: Sequence[_Reference]) -> bytes:
@@ -424,18 +412,47 @@ async def _part_content(writer: XmlWriter, part: PlannedPart) -> AsyncIterator[b
             yield chunk
 
 
-async def _digest_parts(
-    writer: XmlWriter, plans: Sequence[ReferencePlan], hash_name: str
+async def _document_digests(
+    writer: XmlWriter, slot: int, references: Sequence[tuple[str, str, Sequence[str] | None]]
 ) -> dict[str, bytes]:
+    """The digests of the signed elements of *writer*'s complete document, parts streamed.
+
+    *references* gives each signed element's id, hashlib name and
+    InclusiveNamespaces prefixes.  The signature goes at *slot* (a mark in
+    the root XML): no signed element may hold it.  Every part a signed
+    element holds must be readable twice; it is read once here.
+    """
+    if not writer.complete:
+        raise WriterStateError("the document is not complete: close every element first")
+    writer._check_writable()
+    if writer._sink is not None:
+        raise WriterStateError("a signed message cannot be written to a sink progressively")
+    buffer = writer._serializer.buffer
+    placeholder = f'<ds:Signature xmlns:ds="{DS_NAMESPACE}"/>'.encode("ascii")
+    root = parse_xml(bytes(buffer[:slot]) + placeholder + bytes(buffer[slot:]))
+    ids = [id_ for id_, _, _ in references]
+    elements = find_by_id(root, ids)
+    marker = next(root.iter(f"{{{DS_NAMESPACE}}}Signature"))
+    for id_, element in elements.items():
+        if element is marker or any(a is element for a in marker.iterancestors()):
+            raise ValueError(
+                f"the element {id_!r} holds the signature itself; sign the Body and "
+                "the Timestamp, not the Envelope or the Header"
+            )
+    marker.getparent().remove(marker)
+    plans = reference_plans(root, ids, {id_: p for id_, _, p in references if p})
     parts = {part.content_id: part for part in writer._parts}
-    needed = {content_id for plan in plans for content_id in plan.content_ids}
-    for content_id in needed:
+    for content_id in {c for plan in plans for c in plan.content_ids}:
         if content_id not in parts:
             raise ValueError(f"a signed element refers to <{content_id}>, which is not a part")
         _check_rereadable(parts[content_id])
-    return await _digests(
-        plans, hash_name, lambda content_id: _part_content(writer, parts[content_id])
-    )
+    digests: dict[str, bytes] = {}
+    for hash_name in dict.fromkeys(h for _, h, _ in references):
+        chosen = [p for p, (_, h, _) in zip(plans, references, strict=True) if h == hash_name]
+        digests.update(
+            await _digests(chosen, hash_name, lambda cid: _part_content(writer, parts[cid]))
+        )
+    return digests
 
 
 async def _digests(
@@ -454,7 +471,74 @@ async def _digests(
     return digest.digests()
 
 
+async def sign_prepared(writer: XmlWriter, slot: int, signature: Any, signer: Signer) -> None:
+    """Complete a ``ds:Signature`` made over placeholders and put it into *writer* at *slot*.
+
+    For zeep's WS-Security plugins, which sign the envelope before the
+    transport sees it: *signature* is that ``ds:Signature`` (an lxml
+    element), kept as it is (its KeyInfo, its ids, its algorithms) except
+    for each Reference's DigestValue, computed here over the document the
+    writer holds with the parts streamed, and the SignatureValue over the new
+    SignedInfo, made with *signer*'s key.  *slot* is where the signature
+    stood (`XmlSerializer.mark`).  What cannot be signed here (a
+    canonicalization, transform or algorithm not supported, a reference
+    that is not ``#id``) raises `SignatureError` before anything is read.
+    """
+    # A copy, parsed: lxml's find() misses nodes that libxmlsec made (zeep's
+    # templates), and the copy carries every namespace declaration it needs.
+    signature = etree.fromstring(etree.tostring(signature))
+    signed_info = signature.find(f"{_DS}SignedInfo")
+    if signed_info is None:
+        raise SignatureError("the signature has no SignedInfo")
+    c14n = signed_info.find(f"{_DS}CanonicalizationMethod")
+    if _algorithm(c14n, "CanonicalizationMethod") != EXC_C14N:
+        raise SignatureError(f"unsupported canonicalization {c14n.get('Algorithm')!r}")
+    method = _algorithm(signed_info.find(f"{_DS}SignatureMethod"), "SignatureMethod")
+    if method not in _SIGNATURE_HASHES:
+        raise SignatureError(f"unsupported signature method {method!r}")
+    references = _references(signed_info)
+    digests = await _document_digests(
+        writer, slot, [(r[0], _DIGEST_HASHES[r[2]], r[1]) for r in references]
+    )
+    for id_, _, _, _, element in references:
+        element.find(f"{_DS}DigestValue").text = _b64(digests[id_])
+    canonical = exc_c14n(signed_info, _prefix_list(c14n))
+    value = signer.key.sign(canonical, padding.PKCS1v15(), _SIGNATURE_HASHES[method]())
+    signature_value = signature.find(f"{_DS}SignatureValue")
+    if signature_value is None:
+        raise SignatureError("the signature has no SignatureValue")
+    signature_value.text = _b64(value)
+    writer._serializer.insert(slot, etree.tostring(signature))
+
+
 # -- verifying ---------------------------------------------------------------------------
+
+
+def _references(signed_info: Any) -> list[tuple[str, list[str] | None, str, bytes, Any]]:
+    """Each Reference: (id, prefix list, digest method, digest value, element); only the
+    forms this module handles: ``#id`` with one exclusive C14N transform."""
+    references = []
+    for reference in signed_info.iterfind(f"{_DS}Reference"):
+        uri = reference.get("URI") or ""
+        if not uri.startswith("#") or len(uri) < 2:
+            raise SignatureError(f"unsupported reference {uri!r}: only same-document #id")
+        transforms = reference.findall(f"{_DS}Transforms/{_DS}Transform")
+        if len(transforms) != 1 or _algorithm(transforms[0], "Transform") != EXC_C14N:
+            raise SignatureError(f"unsupported transforms in the reference {uri!r}")
+        digest_method = _algorithm(reference.find(f"{_DS}DigestMethod"), "DigestMethod")
+        if digest_method not in _DIGEST_HASHES:
+            raise SignatureError(f"unsupported digest method {digest_method!r}")
+        text = reference.findtext(f"{_DS}DigestValue") or ""
+        expected = base64.b64decode("".join(text.split()))
+        prefixes = _prefix_list(transforms[0])
+        references.append((uri[1:], prefixes, digest_method, expected, reference))
+    if not references:
+        raise SignatureError("the signature has no Reference")
+    ids = [r[0] for r in references]
+    if len(set(ids)) != len(ids):
+        raise SignatureError("the signature refers to one element twice")
+    return references
+
 
 _DS = f"{{{DS_NAMESPACE}}}"
 _INCLUSIVE = f"{{{EXC_C14N}}}InclusiveNamespaces"
@@ -517,26 +601,8 @@ async def _verify(
     except InvalidSignature:
         raise SignatureError("the SignatureValue does not verify with the certificate") from None
 
-    references = []
-    for reference in signed_info.iterfind(f"{_DS}Reference"):
-        uri = reference.get("URI") or ""
-        if not uri.startswith("#") or len(uri) < 2:
-            raise SignatureError(f"unsupported reference {uri!r}: only same-document #id")
-        transforms = reference.findall(f"{_DS}Transforms/{_DS}Transform")
-        if len(transforms) != 1 or _algorithm(transforms[0], "Transform") != EXC_C14N:
-            raise SignatureError(f"unsupported transforms in the reference {uri!r}")
-        digest_method = _algorithm(reference.find(f"{_DS}DigestMethod"), "DigestMethod")
-        if digest_method not in _DIGEST_HASHES:
-            raise SignatureError(f"unsupported digest method {digest_method!r}")
-        expected = base64.b64decode(
-            "".join((reference.findtext(f"{_DS}DigestValue") or "").split())
-        )
-        references.append((uri[1:], _prefix_list(transforms[0]), digest_method, expected))
-    if not references:
-        raise SignatureError("the signature has no Reference")
-    ids = [id_ for id_, _, _, _ in references]
-    if len(set(ids)) != len(ids):
-        raise SignatureError("the signature refers to one element twice")
+    references = _references(signed_info)
+    ids = [r[0] for r in references]
     try:
         elements = find_by_id(root, ids)
     except ValueError as exc:
@@ -544,8 +610,8 @@ async def _verify(
     body = root.find(f"{soap}Body")
     if body is None or all(element is not body for element in elements.values()):
         raise SignatureError("the signature does not cover the SOAP Body")
-    plans = reference_plans(root, ids, {id_: p for id_, p, _, _ in references if p})
-    for plan, (id_, _, digest_method, expected) in zip(plans, references, strict=True):
+    plans = reference_plans(root, ids, {r[0]: r[1] for r in references if r[1]})
+    for plan, (id_, _, digest_method, expected, _) in zip(plans, references, strict=True):
         got = await _digests([plan], _DIGEST_HASHES[digest_method], content)
         if not hmac.compare_digest(got[id_], expected):
             raise SignatureError(f"the digest of the element {id_!r} does not match")

@@ -55,16 +55,17 @@ length of one call on a private event loop thread (an anyio blocking
 portal): the request body is an `asyncmtom.SyncBody` pulled chunk by chunk
 by httpx, and the reply is fed to the reader in batches of about 1 MiB.
 
-Hooks.  Importing this module wraps four zeep functions, once: SOAP
+Hooks.  Importing this module wraps five zeep functions, once: SOAP
 bindings' ``send`` and ``send_async`` (the wrong transport for the kind of
 client raises `TypeError` before anything is sent; a call made with these
 transports gets its error messages cut to a readable length, and
 `raw_response` is known to the transport), the bindings' ``_create`` (an
 envelope holding a `Binary` that is about to be sent by any other transport
-raises `TypeError`: zeep would send the placeholder), and the
+raises `TypeError`: zeep would send the placeholder), the
 ``xs:base64Binary`` decoder (the reply tokens above; any other text is
-decoded as before).  ``AsyncClient.create_service`` gives an async proxy
-when the transport is `MtomTransport`.
+decoded as before), and the signature plugins' ``verify`` (a reply whose
+parts were verified as it was read).  ``AsyncClient.create_service`` gives
+an async proxy when the transport is `MtomTransport`.
 
 Decisions.  The W3C ``xmime`` schema, which MTOM WSDLs of Metro, CXF and
 .NET import by its URL, is answered from a copy in this module
@@ -77,8 +78,12 @@ around it) raises `MtomFormatError`; in an ``xs:list``, a ``string`` or a
 refuses the token's NUL byte).  A large received part is a value of its own
 type, not ``bytes``: handing 1 GiB over as ``bytes`` would hold it in
 memory.  A WS-Security signature that covers an element holding a `Binary`
-is refused before anything is sent (`refuse_signature_over_binary`): it
-would sign the placeholder.
+and was made by zeep's ``Signature`` or ``BinarySignature`` plugin is made
+again over the real bytes (`asyncmtom.wssec.sign_prepared`, the parts
+streamed into the digests); any other signature over a `Binary` is refused
+before anything is sent (`refuse_signature_over_binary`): it would sign the
+placeholder.  A signed MTOM reply is verified with its parts as it is read,
+and zeep's plugin ``verify`` accepts it then.
 ``operation_timeout`` applies to every call, also with a client of your own
 (``None`` leaves that client's timeout); the given client's default headers,
 auth, certificates and proxy are used as they are.  `MtomTransport` closes
@@ -118,6 +123,7 @@ import zeep.exceptions  # type: ignore[import-untyped, unused-ignore]
 import zeep.proxy  # type: ignore[import-untyped, unused-ignore]
 import zeep.transports  # type: ignore[import-untyped, unused-ignore]
 import zeep.wsdl.bindings.soap  # type: ignore[import-untyped, unused-ignore]
+import zeep.wsse.signature  # type: ignore[import-untyped, unused-ignore]
 import zeep.xsd.types.builtins  # type: ignore[import-untyped, unused-ignore]
 from zeep.wsdl.utils import etree_to_string  # type: ignore[import-untyped, unused-ignore]
 
@@ -450,10 +456,12 @@ class AsyncSpooledBinary(_Spooled):
 class _ReplyValues:
     """The values of one reply, by the token text that stands for each in zeep's document."""
 
-    __slots__ = ("__weakref__", "values")
+    __slots__ = ("__weakref__", "values", "verified")
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
+        #: True once the reply's WS-Security signature was verified with its parts.
+        self.verified = False
 
     def add(self, value: object) -> str:
         token = base64.b64encode(_REPLY_PREFIX + secrets.token_bytes(12)).decode("ascii")
@@ -498,13 +506,40 @@ async def _take_part(
     return value
 
 
+async def _verify_reply(message: MtomMessage) -> bool:
+    """Verify a signed MTOM reply for a client whose ``wsse`` verifies (zeep's Signature).
+
+    zeep's own ``verify`` would run on the XML it parses, where each part is a
+    token: the digest is computed here instead, over the received parts
+    (streamed from their spool files), before they are handed out.  False
+    when the client has no signature plugin.
+    """
+    call = _CALL.get(None)
+    plugin = _signature_plugin(call.client.wsse) if call is not None else None
+    if plugin is None:
+        return False
+    from .wssec import SignatureError, verify_message
+
+    try:
+        await verify_message(message, plugin.cert_data)
+    except SignatureError as exc:
+        raise zeep.exceptions.SignatureVerificationFailed(str(exc)) from exc  # type: ignore[no-untyped-call, unused-ignore]
+    return True
+
+
 async def _tokenize_reply(
     message: MtomMessage, spool_dir: str | None, spooled: type[_Spooled]
 ) -> tuple[bytes, _ReplyValues]:
-    """The root XML with a token for each part, and the values the tokens stand for."""
+    """The root XML with a token for each part, and the values the tokens stand for.
+
+    A client with zeep's ``Signature`` plugin has the reply verified first,
+    with its parts (`_verify_reply`).
+    """
+    verified = await _verify_reply(message)
     root = message.root
     includes = find_includes(root)
     values = _ReplyValues()
+    values.verified = verified
     tokens: dict[str, str] = {}
     taken: set[str] = set()
     for include in includes:
@@ -574,12 +609,15 @@ def _holds_binary(element: Any) -> bool:
     return False
 
 
-def _signed_elements(envelope: Any) -> Iterator[Any]:
-    """The elements a ``ds:Signature`` in *envelope* covers (same-document references)."""
+def _signed_elements(envelope: Any) -> Iterator[tuple[Any, Any]]:
+    """(signature, element) for each element a ``ds:Signature`` in *envelope* covers."""
     for reference in envelope.iter(f"{{{_DSIG}}}Reference"):
+        signature = next(
+            (a for a in reference.iterancestors() if a.tag == f"{{{_DSIG}}}Signature"), None
+        )
         uri = reference.get("URI")
         if uri == "":
-            yield envelope
+            yield signature, envelope
         elif uri is not None and uri.startswith("#") and len(uri) > 1:
             wanted = uri[1:]
             for element in envelope.iter():
@@ -587,7 +625,12 @@ def _signed_elements(envelope: Any) -> Iterator[Any]:
                     continue
                 for name, value in element.attrib.items():
                     if value == wanted and name.rpartition("}")[2] in ("Id", "ID", "id"):
-                        yield element
+                        yield signature, element
+
+
+def _signatures_over_binary(envelope: Any) -> list[tuple[Any, Any]]:
+    """(signature, element) for each signed element that holds a `Binary`."""
+    return [(sig, element) for sig, element in _signed_elements(envelope) if _holds_binary(element)]
 
 
 def refuse_signature_over_binary(envelope: Any) -> None:
@@ -598,19 +641,54 @@ def refuse_signature_over_binary(envelope: Any) -> None:
     still its placeholder: the digest would be over the placeholder, not the
     bytes that are sent, and a receiver (which verifies with the base64 of
     the part in place of the ``xop:Include``) rejects it.  Raises
-    `ValueError` so that no such message is ever sent.  Signing messages
-    with MTOM parts is not supported yet; a signed message without a
-    `Binary` is sent as usual.
+    `ValueError` so that no such message is ever sent.  The transports do
+    not call this for a signature made by zeep's ``Signature`` or
+    ``BinarySignature`` plugin: they sign such a message again over the
+    real bytes (`prepare_request`'s ``wsse``).
     """
-    for element in _signed_elements(envelope):
-        if _holds_binary(element):
-            name = element.tag.rpartition("}")[2] if isinstance(element.tag, str) else "?"
-            raise ValueError(
-                f"a WS-Security signature covers <{name}>, which holds a Binary: it would "
-                "sign the Binary's placeholder, not the bytes sent as an MTOM part, and the "
-                "receiver would reject it.  Signing messages with MTOM parts is not supported; "
-                "send the value as bytes (inline base64) to sign it, or leave it unsigned"
-            )
+    for _, element in _signatures_over_binary(envelope):
+        name = element.tag.rpartition("}")[2] if isinstance(element.tag, str) else "?"
+        raise ValueError(
+            f"a WS-Security signature covers <{name}>, which holds a Binary: it would "
+            "sign the Binary's placeholder, not the bytes sent as an MTOM part, and the "
+            "receiver would reject it.  Only a signature made by zeep's Signature or "
+            "BinarySignature plugin (wsse=) is signed again over the real bytes; send the "
+            "value as bytes (inline base64) to sign it otherwise, or leave it unsigned"
+        )
+
+
+def _signature_plugin(wsse: object) -> Any:
+    """The one zeep ``Signature``/``BinarySignature`` plugin in a client's ``wsse``, or None."""
+    from zeep.wsse.signature import MemorySignature  # type: ignore[import-untyped, unused-ignore]
+
+    plugins = wsse if isinstance(wsse, list) else [wsse]
+    found = [plugin for plugin in plugins if isinstance(plugin, MemorySignature)]
+    return found[0] if len(found) == 1 else None
+
+
+def _hold_signature(envelope: Any, wsse: object) -> _HeldSignature | None:
+    """The signature to make again over the parts, or None when nothing signed holds a Binary.
+
+    Refuses (``ValueError``) what cannot be signed again: a signature not made
+    by exactly one zeep ``Signature``/``BinarySignature`` plugin, or several.
+    """
+    covering = _signatures_over_binary(envelope)
+    if not covering:
+        return None
+    signatures = {id(sig): sig for sig, _ in covering}
+    signature = next(iter(signatures.values()))
+    plugin = _signature_plugin(wsse)
+    if plugin is None or len(signatures) != 1 or signature is None:
+        refuse_signature_over_binary(envelope)
+    try:
+        from .wssec import Signer
+    except ImportError as exc:  # cryptography or lxml missing
+        raise ValueError(
+            "a WS-Security signature covers a Binary: signing it over the MTOM part needs "
+            f'the wssec extra (pip install "asyncmtom[wssec]"): {exc}'
+        ) from None
+    signer = Signer.from_pem(plugin.key_data, plugin.cert_data, plugin.password)
+    return _HeldSignature(signature, signer)
 
 
 def _refuse_placeholder(envelope: Any, transport: object) -> None:
@@ -716,7 +794,21 @@ async def _binary(writer: XmlWriter, source: _Source) -> None:
         await writer.push_bytes(source.value, *source.args, size=source.size, **options)
 
 
-async def _write_element(writer: XmlWriter, element: Any, parent_nsmap: Mapping[Any, str]) -> int:
+@dataclass
+class _HeldSignature:
+    """zeep's ``ds:Signature`` over placeholders: left out of the XML, signed again after."""
+
+    element: Any
+    signer: Any  # asyncmtom.wssec.Signer
+    slot: int | None = None
+
+
+async def _write_element(
+    writer: XmlWriter,
+    element: Any,
+    parent_nsmap: Mapping[Any, str],
+    held: _HeldSignature | None = None,
+) -> int:
     namespace, local = _split(element.tag)
     writer.start_element(local, namespace, element.prefix)
     nsmap: Mapping[Any, str] = element.nsmap
@@ -742,8 +834,10 @@ async def _write_element(writer: XmlWriter, element: Any, parent_nsmap: Mapping[
             _check_no_token(text, f"the text of <{local}>")
             writer.text(text)
     for child in children:
-        if isinstance(child.tag, str):
-            found += await _write_element(writer, child, nsmap)
+        if held is not None and child is held.element:
+            held.slot = writer._serializer.mark()  # the signature goes here once it is made
+        elif isinstance(child.tag, str):
+            found += await _write_element(writer, child, nsmap, held)
         # comments, processing instructions and entities are dropped, their tails kept
         if child.tail:
             _check_no_token(child.tail, f"the text of <{local}>")
@@ -757,6 +851,7 @@ async def prepare_request(
     headers: Mapping[str, str] | None = None,
     *,
     max_inline_size: int = 767,
+    wsse: object = None,
 ) -> MtomRequest:
     """Write zeep's lxml *envelope* through an `XmlWriter` as an MTOM message.
 
@@ -765,14 +860,26 @@ async def prepare_request(
     Each element whose text is a `Binary` token gets the `Binary`'s real
     source as its binary content.  Data is not read here (except a value of
     a declared size within ``max_inline_size``, which is inlined); a file
-    source must exist now.  An envelope whose WS-Security signature covers a
-    `Binary` is refused (`refuse_signature_over_binary`).
+    source must exist now.
+
+    An envelope whose WS-Security signature covers a `Binary` was signed
+    over the placeholder.  With *wsse*, the client's ``wsse`` whose zeep
+    ``Signature`` or ``BinarySignature`` plugin made that signature, it is
+    signed again over the real bytes (`asyncmtom.wssec.sign_prepared`: the
+    parts are read once for the digests, the body reads them again to send
+    them, so each must be readable twice); without one it is refused
+    (`refuse_signature_over_binary`).  Either way, before anything is sent.
     """
     headers = dict(headers or {})
     soap, action = _soap_and_action(envelope, headers)
-    refuse_signature_over_binary(envelope)
+    held = _hold_signature(envelope, wsse)
     writer = XmlWriter(MtomEncoding(soap=soap, action=action, max_inline_size=max_inline_size))
-    binaries = await _write_element(writer, envelope, {})
+    binaries = await _write_element(writer, envelope, {}, held)
+    if held is not None:
+        from .wssec import sign_prepared
+
+        assert held.slot is not None
+        await sign_prepared(writer, held.slot, held.element, held.signer)
     merged = {
         name: value
         for name, value in headers.items()
@@ -890,7 +997,13 @@ class _MtomOptions:
 
     async def _prepare(self, envelope: Any, headers: Mapping[str, str]) -> MtomRequest | None:
         """The MTOM request for *envelope*, or None to send it as plain XML."""
-        request = await prepare_request(envelope, headers, max_inline_size=self.max_inline_size)
+        call = _CALL.get(None)
+        request = await prepare_request(
+            envelope,
+            headers,
+            max_inline_size=self.max_inline_size,
+            wsse=call.client.wsse if call is not None else None,
+        )
         if not request.binaries and not self.always_mtom:
             return None
         logger.debug(
@@ -1248,6 +1361,24 @@ def _install_hooks() -> None:
         return pythonvalue(self, value)
 
     base64_type.pythonvalue = hooked_pythonvalue
+
+    signature_type: Any = zeep.wsse.signature.MemorySignature
+    verify = signature_type.verify
+
+    @functools.wraps(verify)
+    def hooked_verify(self: Any, envelope: Any) -> Any:
+        # A reply whose parts stand as tokens in zeep's document was verified
+        # with the parts themselves when it was read; zeep would digest tokens.
+        for text in envelope.itertext():
+            if _REPLY_TEXT_PREFIX in text[:100]:
+                values = _REPLIES.get(text.strip())
+                if values is not None:
+                    if not values.verified:
+                        raise zeep.exceptions.SignatureVerificationFailed()  # type: ignore[no-untyped-call, unused-ignore]
+                    return envelope
+        return verify(self, envelope)
+
+    signature_type.verify = hooked_verify
 
     async_client: Any = zeep.client.AsyncClient
     create_service = async_client.create_service
