@@ -48,6 +48,7 @@ raises `WriterStateError` if its consumer comes back.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import weakref
 from collections.abc import (
@@ -81,8 +82,9 @@ __all__ = [
     "as_chunk",
     "iter_body",
     "pull_piece",
-    "with_progress",
 ]
+
+logger = logging.getLogger("asyncmtom")
 
 BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -196,6 +198,7 @@ class BodyStatus:
     part_written: int = 0
     part_size: int | None = None
     superseded: bool = False
+    closed: bool = False  # closed on purpose by its consumer (BodyPass.aclose)
     finished: bool = False
     done: anyio.Event | None = None
     gen: weakref.ref[AsyncGeneratorType[Any, None]] | None = None
@@ -229,28 +232,7 @@ class Progress:
 ProgressCallback = Callable[[Progress], object]
 
 
-async def with_progress(
-    chunks: AsyncGenerator[bytes, None],
-    status: BodyStatus,
-    total: int | None,
-    progress: ProgressCallback,
-) -> AsyncGenerator[bytes, None]:
-    """Report `Progress` for each chunk of *chunks* before handing it on."""
-    done = 0
-    async with aclosing(chunks):
-        async for chunk in chunks:
-            done += len(chunk)
-            progress(
-                Progress(
-                    done,
-                    total,
-                    status.content_id,
-                    status.part_written,
-                    status.part_size,
-                    status.number,
-                )
-            )
-            yield chunk
+_DRIVEN: dict[int, object] = {}  # push callbacks' coroutines being driven, by id
 
 
 class _ChunkSignal:
@@ -333,6 +315,29 @@ def _size_error(part: PlannedPart, got: int, more: bool) -> PartSizeError:
         )
     return PartSizeError(
         f"part <{part.content_id}> was declared as {part.size} bytes but its sources wrote {got}"
+    )
+
+
+def _log_abandoned(status: BodyStatus) -> None:
+    """A pass its client left unfinished and never came back to: say what that may mean.
+
+    httpx on asyncio reports a server that refused the upload after the headers
+    and closed the connection (IIS and WCF do so with 413) as an empty
+    ``ReadError``: the status is lost, and this line is the only trace of why.
+    """
+    where = (
+        "in the root part"
+        if status.content_id is None
+        else f"in part <{status.content_id}> after {status.part_written} of its bytes"
+    )
+    logger.warning(
+        "the HTTP client stopped sending the MTOM body %s (pass %d) and did not finish it: "
+        "the connection failed or the server answered before the end of the upload. A "
+        "server that refuses a large upload answers 413 at once and closes (IIS: "
+        "requestLimits maxAllowedContentLength; WCF: maxReceivedMessageSize); httpx on "
+        "asyncio then reports an empty ReadError instead of the 413",
+        where,
+        status.number,
     )
 
 
@@ -424,11 +429,20 @@ class BodyPass:
     consumer that comes back must get an error.
     """
 
-    __slots__ = ("_gen", "_status")
+    __slots__ = ("_done", "_gen", "_progress", "_status", "_total")
 
-    def __init__(self, gen: AsyncGenerator[bytes, None], status: BodyStatus) -> None:
+    def __init__(
+        self,
+        gen: AsyncGenerator[bytes, None],
+        status: BodyStatus,
+        progress: ProgressCallback | None = None,
+        total: int | None = None,
+    ) -> None:
         self._gen = gen
         self._status = status
+        self._progress = progress
+        self._total = total
+        self._done = 0
 
     def __aiter__(self) -> BodyPass:
         return self
@@ -436,10 +450,32 @@ class BodyPass:
     def __anext__(self) -> Awaitable[bytes]:
         if self._status.superseded:
             raise _replaced()
-        return self._gen.__anext__()
+        if self._progress is None:
+            return self._gen.__anext__()
+        return self._reported()
+
+    async def _reported(self) -> bytes:
+        # Reported here rather than by a second generator around the pass: two
+        # generators would be finalized separately, in any order, when abandoned.
+        chunk = await self._gen.__anext__()
+        self._done += len(chunk)
+        status, progress = self._status, self._progress
+        assert progress is not None
+        progress(
+            Progress(
+                self._done,
+                self._total,
+                status.content_id,
+                status.part_written,
+                status.part_size,
+                status.number,
+            )
+        )
+        return chunk
 
     async def aclose(self) -> None:
         """Close this pass now: the running callback's cleanup runs at once."""
+        self._status.closed = True
         await self._gen.aclose()
 
 
@@ -520,10 +556,8 @@ class MtomBody:
     def __aiter__(self) -> BodyPass:
         status = BodyStatus()
         gen = iter_body(self, status)
-        if self.progress is not None:
-            gen = with_progress(gen, status, self.content_length, self.progress)
         status.track(gen)
-        return BodyPass(gen, status)
+        return BodyPass(gen, status, self.progress, self.content_length)
 
     @property
     def passes(self) -> int:
@@ -654,6 +688,12 @@ async def iter_body(
                                 f"it returned {type(awaitable).__name__}"
                             )
                         steps = awaitable.__await__()
+                        # Held here too, not only by this frame: when an abandoned pass
+                        # becomes garbage in a reference cycle, the collector would
+                        # otherwise close the callback's coroutine on its own, at once
+                        # (its cleanup could not await), before the event loop's
+                        # finalizer closes this generator and throws into it properly.
+                        _DRIVEN[id(awaitable)] = awaitable
                         send: Any = None
                         throw: BaseException | None = None
                         refused: MtomError | None = None
@@ -699,6 +739,7 @@ async def iter_body(
                             close = getattr(steps, "close", None)
                             if close is not None:
                                 close()
+                            del _DRIVEN[id(awaitable)]
                         if gone is not None:
                             raise gone
                         if refused is not None:
@@ -738,6 +779,10 @@ async def iter_body(
         box.out += closing
         for ready in box.flush():
             yield ready
+    except GeneratorExit:
+        if not (status.superseded or status.closed):
+            _log_abandoned(status)
+        raise
     finally:
         status.finished = True
         if status.done is not None:

@@ -49,6 +49,14 @@ RESPONSE_XML = (
 )
 
 
+CHALLENGE = (
+    b"HTTP/1.1 401 Unauthorized\r\n"
+    b'WWW-Authenticate: Digest realm="bench", qop="auth", algorithm=MD5, '
+    b'nonce="6f2c1b9e0d3a4c58", opaque="bench"\r\n'
+    b"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+)
+
+
 class PeerClosed(Exception):
     """The client closed the connection (between requests: a normal end)."""
 
@@ -135,7 +143,13 @@ class Connection:
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-            if headers.get("expect", "").lower() == "100-continue":
+            # A path ending in /digest refuses a request without credentials at once,
+            # after the headers, as a Digest-protected server does; the body is then
+            # drained, so the client can send it again on the same connection.
+            challenge = request_line[1].endswith("/digest") and "authorization" not in headers
+            if challenge:
+                self.sock.sendall(CHALLENGE)
+            elif headers.get("expect", "").lower() == "100-continue":
                 self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             hasher = hashlib.sha256() if self.hash_body else None
             first = time.perf_counter()
@@ -163,6 +177,8 @@ class Connection:
             else:
                 raise BadRequest("a body needs Content-Length or chunked framing")
             seconds = time.perf_counter() - first
+            if challenge:
+                continue
             body = RESPONSE_XML.format(received=received).encode()
             extra = f"X-Received-Bytes: {received}\r\nX-Receiver-Seconds: {seconds:.6f}\r\n"
             if chunks >= 0:

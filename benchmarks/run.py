@@ -165,6 +165,16 @@ def plan(
                     net,
                 )
             )
+        for client in ("httpx", "aiohttp"):
+            cases.append(
+                Case(
+                    f"am-push-{client}-digest",
+                    f"asyncmtom-push-{client}-digest",
+                    size,
+                    f"asyncmtom push_bytes, {client}, C-L, Digest 401, sent again",
+                    net,
+                )
+            )
         if have_wssec:
             cases.append(
                 Case(
@@ -797,7 +807,28 @@ def targets(cases: list[Case], results: Results) -> list[Target]:
     else:
         out.append(Target(name, "not measured", None))
 
+    out.extend(replay_targets(by_key, results))
     out.extend(reader_targets(cases, results))
+    return out
+
+
+def replay_targets(by_key: dict[str, Case], results: Results) -> list[Target]:
+    """Sending again (Digest): memory as flat as one send, about one more read of the data."""
+    out = []
+    for client in ("httpx", "aiohttp"):
+        again, once = f"am-push-{client}-digest", f"am-push-{client}-cl"
+        name = f"sent again after a Digest 401 ({client}): peak RSS within 8 MiB of a single send"
+        if again not in by_key or once not in by_key:
+            out.append(Target(name, "not measured", None))
+            continue
+        rss = paired(results, again, once, lambda a, b: (a["maxrss_kib"] - b["maxrss_kib"]) / 1024)
+        wall = paired(results, again, once, lambda a, b: a["wall"] / max(b["wall"], 1e-9))
+        cpu = paired(results, again, once, lambda a, b: a["cpu"] / max(b["cpu"], 1e-9))
+        if rss is None or wall is None or cpu is None:
+            out.append(Target(name, "not measured", None))
+            continue
+        figure = f"{rss:+.1f} MiB; {wall:.2f}x the wall time, {cpu:.2f}x the CPU of one send"
+        out.append(Target(name, figure, rss <= 8))
     return out
 
 

@@ -69,6 +69,7 @@ class Policy:
 class Endpoint:
     url: str
     policy: Policy
+    ok: bytes = b"<ok/>"  # the body of a 200
     received: list[Request] = field(default_factory=list)  # every request whose body was read
     heads: list[Request] = field(default_factory=list)  # every request, body read or not
     parts: list[dict[str, str]] = field(default_factory=list)  # accepted: content id -> sha256
@@ -137,7 +138,7 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
                         for cid, (_, data) in decoded.parts.items()
                     }
                 )
-                reply = Reply(200, body=b"<ok/>")
+                reply = Reply(200, body=endpoint.ok)
             close = headers.get("connection", "").lower() == "close"
             await _send(stream, reply, close)
             if close:
@@ -145,10 +146,10 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
 
 
 @asynccontextmanager
-async def serve(policy: Policy | None = None) -> AsyncIterator[Endpoint]:
+async def serve(policy: Policy | None = None, ok: bytes = b"<ok/>") -> AsyncIterator[Endpoint]:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    endpoint = Endpoint(f"http://127.0.0.1:{port}/service", policy or Policy())
+    endpoint = Endpoint(f"http://127.0.0.1:{port}/service", policy or Policy(), ok)
     async with listener, anyio.create_task_group() as tg:
 
         async def handler(stream: SocketStream) -> None:

@@ -22,7 +22,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from authserver import Digest, Ntlm, Policy, Redirect, Reply, Request, serve
+from authserver import Digest, Ntlm, Policy, Redirect, Refuse, Reply, Request, serve
 
 from asyncmtom import SOAP12, MtomEncoding, Progress, WriterStateError, XmlWriter
 
@@ -312,3 +312,51 @@ async def test_aiohttp_digest_auth_int_is_refused_not_buffered(tmp_path: Path) -
                 with pytest.raises(WriterStateError, match="auth-int"):
                     await session.post(endpoint.url, data=writer.body(), headers=writer.headers)
     assert endpoint.parts == []
+
+
+# -- an early 413 ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("early", ["drain", "close"])
+async def test_httpx_early_413(
+    anyio_backend: str, tmp_path: Path, early: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IIS and WCF refuse a large upload with 413 right after the headers.
+
+    A server that drains the rest gets its 413 through on both backends; one
+    that closes at once loses it on asyncio, where httpcore's transport is
+    closed by the failed write: httpx raises an empty ReadError.  asyncmtom
+    then logs why the body stopped, with the server settings to look at.
+    """
+    with anyio.fail_after(60):
+        async with serve(Refuse(413, early)) as endpoint, httpx.AsyncClient() as client:
+            writer, probe = await build(tmp_path)
+            status = None
+            try:
+                status = (
+                    await client.post(endpoint.url, content=writer.body(), headers=writer.headers)
+                ).status_code
+            except httpx.ReadError as exc:
+                assert (anyio_backend, early, str(exc)) == ("asyncio", "close", "")
+        assert status in (None, 413)
+        del writer
+        while probe.cleanups < probe.starts:
+            gc.collect()
+            await anyio.sleep(0.01)
+    if early == "close":
+        (record,) = [r for r in caplog.records if r.name == "asyncmtom"]
+        assert "413" in record.getMessage() and "maxAllowedContentLength" in record.getMessage()
+    assert endpoint.received == []
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_early_413_keeps_the_status(tmp_path: Path) -> None:
+    with anyio.fail_after(60):
+        async with serve(Refuse(413, "close")) as endpoint, aiohttp.ClientSession() as session:
+            writer, probe = await build(tmp_path)
+            async with session.post(endpoint.url, data=writer.body(), headers=writer.headers) as r:
+                assert r.status == 413
+        while probe.cleanups < probe.starts:
+            await asyncio.sleep(0.01)
+    assert endpoint.received == []
