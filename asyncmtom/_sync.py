@@ -129,9 +129,14 @@ class SyncBody:
             pump.result()  # the body's own failure, if it ended with one
         finally:
             with suppress(RuntimeError):  # the portal has stopped: its loop closed the body
-                portal.call(ask_send.aclose)
+                portal.call(_close, ask_send, give_receive)
                 if not pump.done():
                     pump.exception()  # wait for the body's cleanup; its error, if any, is moot
+
+
+async def _close(asks: ObjectSendStream[None], chunks: ObjectReceiveStream[bytes]) -> None:
+    await asks.aclose()  # the pump stops asking the body for more
+    await chunks.aclose()
 
 
 async def _next_chunk(asks: ObjectSendStream[None], chunks: ObjectReceiveStream[bytes]) -> bytes:

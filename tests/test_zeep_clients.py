@@ -578,6 +578,21 @@ def test_clients_made_by_the_transports_are_closed(wsdl: str) -> None:
     assert transport.client.is_closed and transport.wsdl_client.is_closed
 
 
+def test_no_resource_warning_after_a_call_with_either_client(wsdl: str) -> None:
+    """The clients and streams a call opens are closed: nothing is left for the collector."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for kind in ("sync", "async"):
+            server = Server(download_answer([os.urandom(2 * 1024 * 1024)]))
+            value = Clients(kind, wsdl, server).call("Download", size=1).data[0]
+            assert len(value) == 2 * 1024 * 1024
+            del value
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 def test_async_create_service_gives_an_async_proxy(wsdl: str) -> None:
     server = Server()
     http = httpx.AsyncClient(transport=httpx.MockTransport(server.async_handler))

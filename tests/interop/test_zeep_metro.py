@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from interop_util import (
@@ -225,9 +226,11 @@ async def test_async_client_download(metro, soap: str, size: int, tmp_path: Path
 
 
 def test_sync_client_refuses_the_async_transport(metro) -> None:
-    client = zeep.Client(metro.url("12") + "?wsdl", transport=MtomTransport())
+    transport = MtomTransport()
+    client = zeep.Client(metro.url("12") + "?wsdl", transport=transport)
     with pytest.raises(TypeError, match="SyncMtomTransport"):
         client.service.upload(name="x", data=Binary(b"abc"))
+    anyio.run(transport.aclose)
 
 
 @ASYNCIO
@@ -249,6 +252,7 @@ def test_zeeps_own_transport_refuses_a_binary(metro) -> None:
             client.service.upload(name="x", data=Binary(b"abc"))
         # the same value as bytes goes inline, as zeep sends it
         assert client.service.upload(name="x", data=b"abc").size == 3
+    client.transport.session.close()
 
 
 def test_sync_client_fault_and_username_token(metro) -> None:
