@@ -218,6 +218,9 @@ class XmlWriter:
         self._sent_head = False
         self._xml_handed_on = 0  # root XML bytes already drained from the serializer
         self._closed = False
+        # Places in the root XML still to be filled in before anything is sent
+        # (a WS-Security signature, once its digests are known): what each is.
+        self._unfilled: list[str] = []
         self._framing: MultipartFraming | None = None
         if isinstance(encoding, MtomEncoding):
             self._token = secrets.token_hex(8)
@@ -612,6 +615,10 @@ class XmlWriter:
         if not self._serializer.complete:
             raise WriterStateError(
                 "the document is not complete: close every element before sending the body"
+            )
+        if self._unfilled:
+            raise WriterStateError(
+                f"{self._unfilled[0]} is not filled in yet: the message would go out without it"
             )
         if progress is not None and not callable(progress):
             raise MtomFormatError("progress must be a callable taking a Progress")

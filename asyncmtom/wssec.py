@@ -63,7 +63,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-from ._body import MtomBody, PlannedPart, PullPiece, PushPiece
+from ._body import MtomBody, PlannedPart, PullPiece
 from ._errors import MtomError, WriterStateError
 from ._reader import MtomMessage
 from ._writer import XmlWriter
@@ -114,6 +114,7 @@ _SIGNATURE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 _DIGEST_HASHES = {SHA256: "sha256", SHA1: "sha1"}
 _KEY_IDENTIFIERS = ("binary-token", "issuer-serial")
+_UNSIGNED = "the ds:Signature of the wsse:Security header (await signature.sign())"
 
 
 class SignatureError(MtomError):
@@ -255,6 +256,7 @@ class Signer:
                             + f"{moment.microsecond // 1000:03d}Z"
                         )
         signature._slot = writer._serializer.mark()
+        writer._unfilled.append(_UNSIGNED)
         writer.end_element()
         return signature
 
@@ -318,6 +320,7 @@ class Signature:
         )
         references = [_Reference(id_, digests[id_]) for id_ in self.ids]
         writer._serializer.insert(self._slot, self._render(references))
+        writer._unfilled.remove(_UNSIGNED)
         self._signed = True
 
     def _render(self, references: Sequence[_Reference]) -> bytes:
@@ -377,16 +380,12 @@ class Signature:
 
 def _check_rereadable(part: PlannedPart) -> None:
     for piece in part.pieces:
-        if type(piece) is bytes or type(piece) is PushPiece:
-            continue
-        assert type(piece) is PullPiece
-        if isinstance(piece.source, os.PathLike):
-            continue
-        raise WriterStateError(
-            f"part <{part.content_id}> is signed, so its source is read twice (once for the "
-            "digest, once to send it), but it cannot be read twice: give a path, bytes or a "
-            "push callback"
-        )
+        if type(piece) is PullPiece and piece.once is not None:
+            raise WriterStateError(
+                f"part <{part.content_id}> is signed, so its source is read twice (once for "
+                f"the digest, once to send it), but it is read from {piece.once}, which can be "
+                "read only once: give bytes, a path, a seekable file or a push callback"
+            )
 
 
 async def _part_content(writer: XmlWriter, part: PlannedPart) -> AsyncIterator[bytes]:

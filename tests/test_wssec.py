@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 pytest.importorskip("cryptography")
@@ -305,9 +306,57 @@ async def test_a_source_that_cannot_be_read_twice_is_refused_before_it_is_read(
 
     signer = Signer(identity.key, identity.certificate)
     _, signature = await one_element(signer, lambda writer: writer.pull_bytes(once()))
-    with pytest.raises(WriterStateError, match="cannot be read twice"):
+    with pytest.raises(WriterStateError, match="can be read only once"):
         await signature.sign()
     assert pulled == 0
+
+
+@pytest.mark.anyio
+async def test_forgetting_to_sign_is_refused_when_the_body_is_asked_for(
+    identity: Identity,
+) -> None:
+    signer = Signer(identity.key, identity.certificate)
+    writer, signature = await one_element(signer, lambda writer: writer.write_bytes(b"x" * 900))
+    with pytest.raises(WriterStateError, match="not filled in"):
+        writer.body()
+    await signature.sign()
+    assert b"SignatureValue" in b"".join([chunk async for chunk in writer.body()])
+
+
+@pytest.mark.anyio
+async def test_a_seekable_file_is_read_twice_from_where_it_stood(
+    identity: Identity, cert_file: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.bin"
+    data = os.urandom(200_000)
+    path.write_bytes(b"skipped" + data)
+    signer = Signer(identity.key, identity.certificate)
+    async with await anyio.open_file(path, "rb") as f:
+        await f.seek(7)
+        writer, signature = await one_element(signer, lambda writer: writer.pull_bytes(f))
+        await signature.sign()
+        body = b"".join([chunk async for chunk in writer.body()])
+    assert data in body
+    verify(writer.content_type, body, cert_file)
+
+
+@pytest.mark.anyio
+async def test_a_source_that_changes_length_after_the_digest_aborts_the_send(
+    identity: Identity,
+) -> None:
+    calls = 0
+
+    async def shrinking(write: WriteFunction) -> None:
+        nonlocal calls
+        calls += 1
+        await write(b"z" * (5000 - calls))
+
+    signer = Signer(identity.key, identity.certificate)
+    writer, signature = await one_element(signer, lambda writer: writer.push_bytes(shrinking))
+    await signature.sign()
+    with pytest.raises(PartSizeError):
+        async for _ in writer.body():
+            pass
 
 
 @pytest.mark.anyio

@@ -143,7 +143,7 @@ def test_a_source_read_once_is_refused_before_anything_is_sent(
 
     server = SigningServer(*files)
     clients = Clients(kind, wsdl, server, zeep_options={"wsse": BinarySignature(*files)})
-    with pytest.raises(WriterStateError, match="cannot be read twice"):
+    with pytest.raises(WriterStateError, match="can be read only once"):
         clients.call("Upload", name="x", data=Binary(once()))
     assert server.requests == []
 
