@@ -24,6 +24,26 @@ exception: it is handed on in ``read_size`` slices, because HTTP clients copy
 each chunk whole on its way to the socket and a 1 GiB chunk would cost 1 GiB.
 At most one caller chunk plus one coalescing buffer is held.
 
+Joining.  HTTP clients pay per chunk (httpx about 28 us, more than copying
+64 KiB), so the chunks of a large part (declared of at least 16 ``join_size``,
+or of unknown size) are collected by reference and handed on joined into
+chunks of about ``join_size``: one copy of the data, held once (chunks of a
+quarter ``join_size`` or more are large enough: they pass uncopied).  What a push
+callback wrote is handed on as soon as it awaits anything else than
+``write`` (a file read, a socket): joining gathers what is there, it never
+holds data back while the producer waits.  A chunked
+body gets its chunks copied again by the client's framing (h11 and aiohttp
+join size line, data and CRLF), so every joined chunk costs two fresh large
+blocks; glibc maps blocks above its mmap threshold (128 KiB at first) and
+unmaps them when freed, or trims the freed heap top, and the next chunk
+faults every page in again (250,000 faults and twice the CPU per GiB).  The
+first pass that joins therefore frees one block of four join sizes once per
+process: glibc then raises its threshold to that size and its trim threshold
+to twice it (the dynamic threshold of ``mallopt(3)``), and the chunks are
+recycled from the heap.  The price: up to eight join sizes of freed memory
+may stay with the process instead of going back to the system, as they would
+after any block of that size the program itself freed.
+
 Failure aborts: an exception from a callback or source propagates unchanged
 (with a note naming the part's Content-ID), a declared size that is not met
 raises `PartSizeError`, and in every such case the closing delimiter is never
@@ -341,6 +361,20 @@ def _log_abandoned(status: BodyStatus) -> None:
     )
 
 
+_allocator_settled = False
+
+
+def _settle_allocator(join_size: int) -> None:
+    """Free one block of four join sizes, once per process (see "Joining" above)."""
+    global _allocator_settled
+    if not _allocator_settled:
+        _allocator_settled = True
+        # bytes(n) is calloc'ed (its pages are never touched) and freed at once:
+        # only glibc's dynamic mmap threshold moves; other allocators ignore it.
+        block = bytes(4 * join_size)
+        del block
+
+
 def _replaced() -> WriterStateError:
     return WriterStateError(
         "this pass over the body was closed, or replaced by a newer pass that sends "
@@ -373,7 +407,7 @@ class _Outbox:
     def add(self, data: bytes | memoryview) -> list[bytes]:
         """Take one chunk; return the chunks now ready to hand on, in order."""
         size = len(data)
-        if self.joining and size < self.join_size:
+        if self.joining and size < self.join_size // 4:  # larger ones are large enough
             if self.out:
                 self.batch.append(bytes(self.out))
                 self.batched += len(self.out)
@@ -630,10 +664,9 @@ async def iter_body(
 ) -> AsyncGenerator[bytes, None]:
     """One pass: the root part, then every part (head and content), then the closing.
 
-    ``join_size`` > 0 joins the chunks of parts of at least 16 times that size
-    (declared) into chunks of about ``join_size``; the writer asks for it only
-    when the body has a Content-Length (a chunked body would be copied again
-    by the client's framing, which costs more than joining saves).  ``raw``
+    ``join_size`` > 0 joins the chunks of parts of unknown size, or declared
+    of at least 16 times that size, into chunks of about ``join_size`` (see
+    "Joining" in the module docstring).  ``raw``
     yields the parts' content only, as it comes (see `MtomBody._part_chunks`).
     """
     try:
@@ -652,7 +685,9 @@ async def iter_body(
             for ready in box.flush() if box.batch else ():
                 yield ready
             box.out += part.head
-            box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
+            box.joining = bool(join_size) and (part.size is None or part.size >= 16 * join_size)
+            if box.joining and not raw:
+                _settle_allocator(join_size)
             slice_size = max(read_size, join_size) if box.joining else read_size
             written = 0
             status.content_id = part.content_id
@@ -730,6 +765,15 @@ async def iter_body(
                                     except BaseException as exc:  # aclose() or athrow()
                                         throw = gone = exc
                                 else:
+                                    if box.batch and gone is None:
+                                        # The callback waits for something: what it
+                                        # wrote is handed on first, never held back.
+                                        try:
+                                            for ready in box.flush():
+                                                yield ready
+                                        except BaseException as exc:  # aclose() or athrow()
+                                            throw = gone = exc
+                                            continue
                                     try:
                                         send = await _Forward(signal)
                                     except BaseException as exc:

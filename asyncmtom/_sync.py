@@ -14,8 +14,8 @@ synchronous consumer asks for the next chunk: a chunk handed over is never
 touched again before the consumer has finished with it (a push callback may
 reuse its buffer once ``write`` returns, as with an async client), and
 memory stays what the async body holds, one chunk.  Each chunk costs one
-thread round trip; the writer hands large parts on in 512 KiB pieces when
-the length is known, so that is a few thousand round trips per GiB.
+thread round trip; the writer hands large parts on in 2 MiB pieces, so that
+is a few hundred round trips per GiB.
 
 A failure of the body (a callback's exception, a declared size not met)
 stops the pump and is raised in the consumer's thread from the iterator, so

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import platform
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -255,6 +258,7 @@ async def test_large_bytes_chunks_pass_through_uncopied_and_small_ones_coalesce(
 
 
 async def test_write_returns_only_once_the_chunk_was_handed_on() -> None:
+    """Without joining, each write is handed on before it returns."""
     progress: list[int] = []
 
     async def callback(write: Any) -> None:
@@ -262,7 +266,7 @@ async def test_write_returns_only_once_the_chunk_was_handed_on() -> None:
             await write(bytes([i]) * 100_000)
             progress.append(i)
 
-    writer = XmlWriter(MtomEncoding())
+    writer = XmlWriter(MtomEncoding(), join_size=0)
     writer.start_element("r", NS)
     await writer.push_bytes(callback)
     writer.end_element()
@@ -272,6 +276,49 @@ async def test_write_returns_only_once_the_chunk_was_handed_on() -> None:
         if len(chunk) == 100_000:
             seen.append((chunk[0], list(progress)))
     assert seen == [(0, []), (1, [0]), (2, [0, 1])]
+
+
+@pytest.mark.parametrize("sized", [True, False])
+async def test_a_reused_buffer_is_safe_while_chunks_are_joined(sized: bool) -> None:
+    """Joined chunks are taken by reference only when immutable; others are copied."""
+    data = pattern(130 * 65536, seed=3)  # above 16 join sizes: joined when sized too
+
+    async def callback(write: Any) -> None:
+        buffer = bytearray(65536)
+        for i in range(0, len(data), 65536):
+            buffer[:] = data[i : i + 65536]
+            await write(buffer)  # the same buffer, overwritten after every write
+            await write(memoryview(buffer)[:0])
+
+    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
+    with writer.element("r", NS):
+        await writer.push_bytes(callback, size=len(data) if sized else None)
+    chunks = [c async for c in writer.body()]
+    assert max(len(c) for c in chunks) >= 512 * 1024, "the part was joined"
+    decoded = decode_with_email(writer.content_type, b"".join(chunks))
+    assert [p for _, p in decoded.parts.values()] == [data]
+
+
+async def test_joined_writes_are_handed_on_when_the_callback_waits() -> None:
+    """Joining gathers what is written back to back; a callback that awaits anything else
+    first sees what it wrote handed on."""
+    seen: list[int] = []
+
+    async def callback(write: Any) -> None:
+        for i in range(3):
+            await write(bytes([i]) * 100_000)
+            await write(bytes([i]) * 100_000)
+            await anyio.lowlevel.checkpoint()  # waits, as a read from a file or socket does
+            seen.append(i)
+
+    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
+    with writer.element("r", NS):
+        await writer.push_bytes(callback)
+    handed: list[tuple[int, int, list[int]]] = []
+    async for chunk in writer.body():
+        if len(chunk) >= 200_000:  # the first carries the part's MIME head before the data
+            handed.append((chunk[-200_000], chunk[-1], list(seen)))
+    assert handed == [(0, 0, []), (1, 1, [0]), (2, 2, [0, 1])]
 
 
 async def test_progressive_sink_mode() -> None:
@@ -578,7 +625,7 @@ async def test_progress_reports_every_byte() -> None:
 
 
 @pytest.mark.parametrize("known_size", [True, False])
-async def test_large_parts_are_joined_only_with_a_content_length(known_size: bool) -> None:
+async def test_large_parts_are_joined_with_or_without_a_content_length(known_size: bool) -> None:
     data = os.urandom(9 * 1024 * 1024 + 5)
     writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
     writer.start_element("r", NS)
@@ -589,12 +636,64 @@ async def test_large_parts_are_joined_only_with_a_content_length(known_size: boo
     with writer.element("b", NS):
         await writer.write_bytes(b"small" * 300)
     writer.end_element()
+    assert (writer.content_length is not None) is known_size
     chunks = [c async for c in writer.body()]
     decoded = decode_with_email(writer.content_type, b"".join(chunks))
     assert [decoded.parts[c][1] for c in decoded.order] == [data, b"small" * 300]
     largest = max(len(c) for c in chunks)
-    if known_size:
-        assert 512 * 1024 <= largest < 512 * 1024 + 65536, "joined into ~join_size chunks"
-        assert len(chunks) < 30
-    else:
-        assert largest < 65536, "a chunked body is never joined"
+    assert 512 * 1024 <= largest < 512 * 1024 + 65536, "joined into ~join_size chunks"
+    assert len(chunks) < 30
+
+
+_FAULTS_SCRIPT = """
+import asyncio, os, resource, sys
+import asyncmtom._body as body
+from asyncmtom import MtomEncoding, XmlWriter
+if sys.argv[1] == "unsettled":
+    body._allocator_settled = True  # as if it had run: it will not
+async def push(write):
+    block = os.urandom(65536)
+    for _ in range(1024):
+        await write(block)
+async def main():
+    writer = XmlWriter(MtomEncoding(), join_size=2 << 20)
+    with writer.element("r", "urn:x"):
+        await writer.push_bytes(push)  # 64 MiB of unknown size: a chunked body
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    async for chunk in writer.body():
+        framed = b"%x\\r\\n" % len(chunk) + chunk + b"\\r\\n"  # as aiohttp frames it
+        del framed
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's dynamic mmap threshold")
+def test_joined_chunks_of_a_chunked_body_are_recycled_not_faulted_in() -> None:
+    """The first joining pass moves glibc's mmap threshold: no page faults per joined chunk."""
+
+    def faults(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _FAULTS_SCRIPT, mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return int(done.stdout)
+
+    settled, unsettled = faults("settled"), faults("unsettled")
+    # 64 MiB framed twice is 32,768 pages: faulted in per chunk unless recycled.
+    assert unsettled > 16_000
+    assert settled < unsettled // 4
+
+
+async def test_a_known_part_below_sixteen_join_sizes_is_not_joined() -> None:
+    data = os.urandom(4 * 1024 * 1024)
+    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
+    with writer.element("r", NS):
+        await writer.push_bytes(chunked_push, data, 65536, size=len(data))
+    chunks = [c async for c in writer.body()]
+    assert max(len(c) for c in chunks) <= 65536 + 1024
+    decoded = decode_with_email(writer.content_type, b"".join(chunks))
+    assert [decoded.parts[c][1] for c in decoded.order] == [data]
