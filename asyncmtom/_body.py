@@ -24,25 +24,25 @@ exception: it is handed on in ``read_size`` slices, because HTTP clients copy
 each chunk whole on its way to the socket and a 1 GiB chunk would cost 1 GiB.
 At most one caller chunk plus one coalescing buffer is held.
 
-Joining.  HTTP clients pay per chunk (httpx about 28 us, more than copying
+Joining. HTTP clients pay per chunk (httpx about 28 us, more than copying
 64 KiB), so the chunks of a large part (declared of at least 16 ``join_size``,
-or of unknown size) are collected by reference and handed on joined into
-chunks of about ``join_size``: one copy of the data, held once (chunks of a
-quarter ``join_size`` or more are large enough: they pass uncopied).  What a push
-callback wrote is handed on as soon as it awaits anything else than
-``write`` (a file read, a socket): joining gathers what is there, it never
-holds data back while the producer waits.  A chunked
-body gets its chunks copied again by the client's framing (h11 and aiohttp
-join size line, data and CRLF), so every joined chunk costs two fresh large
-blocks; glibc maps blocks above its mmap threshold (128 KiB at first) and
-unmaps them when freed, or trims the freed heap top, and the next chunk
-faults every page in again (250,000 faults and twice the CPU per GiB).  The
-first pass that joins therefore frees one block of four join sizes once per
-process: glibc then raises its threshold to that size and its trim threshold
-to twice it (the dynamic threshold of ``mallopt(3)``), and the chunks are
-recycled from the heap.  The price: up to eight join sizes of freed memory
-may stay with the process instead of going back to the system, as they would
-after any block of that size the program itself freed.
+or of unknown size once that much of it was written) are collected by
+reference and handed on joined into chunks of about ``join_size``: one copy
+of the data, held once (chunks of a quarter ``join_size`` or more are large
+enough: they pass uncopied). What a push callback wrote is handed on as soon
+as it awaits anything else than ``write`` (a file read, a socket): joining
+gathers what is there, it never holds data back while the producer waits. A
+chunked body gets its chunks copied again by the client's framing (h11 and
+aiohttp join size line, data and CRLF), so every joined chunk costs two
+fresh large blocks; glibc maps blocks above its mmap threshold (128 KiB at
+first) and unmaps them when freed, or trims the freed heap top, and the next
+chunk faults every page in again (250,000 faults and twice the CPU per GiB).
+The first pass that joins therefore frees one block of four join sizes once
+per process: glibc then raises its threshold to that size and its trim
+threshold to twice it (the dynamic threshold of ``mallopt(3)``), and the
+chunks are recycled from the heap. The price: up to eight join sizes of
+freed memory may stay with the process instead of going back to the system,
+as they would after any block of that size the program itself freed.
 
 Failure aborts: an exception from a callback or source propagates unchanged
 (with a note naming the part's Content-ID), a declared size that is not met
@@ -664,9 +664,9 @@ async def iter_body(
 ) -> AsyncGenerator[bytes, None]:
     """One pass: the root part, then every part (head and content), then the closing.
 
-    ``join_size`` > 0 joins the chunks of parts of unknown size, or declared
-    of at least 16 times that size, into chunks of about ``join_size`` (see
-    "Joining" in the module docstring).  ``raw``
+    ``join_size`` > 0 joins the chunks of parts declared of at least 16 times
+    that size, or of unknown size once that much was written, into chunks of
+    about ``join_size`` (see "Joining" in the module docstring). ``raw``
     yields the parts' content only, as it comes (see `MtomBody._part_chunks`).
     """
     try:
@@ -685,7 +685,11 @@ async def iter_body(
             for ready in box.flush() if box.batch else ():
                 yield ready
             box.out += part.head
-            box.joining = bool(join_size) and (part.size is None or part.size >= 16 * join_size)
+            # Joined: a part declared of 16 join sizes or more at once; a part of
+            # unknown size once that much of it was written (a small one is never
+            # held whole, however many run at the same time).
+            box.joining = bool(join_size) and part.size is not None and part.size >= 16 * join_size
+            join_from = 16 * join_size if join_size and part.size is None and not raw else 0
             if box.joining and not raw:
                 _settle_allocator(join_size)
             slice_size = max(read_size, join_size) if box.joining else read_size
@@ -753,6 +757,10 @@ async def iter_body(
                                     data = signal.data
                                     written += len(data)
                                     status.part_written = written
+                                    if join_from and written >= join_from:
+                                        join_from = 0
+                                        box.joining = True
+                                        _settle_allocator(join_size)
                                     if limit is not None and written > limit:
                                         refused = throw = _size_error(part, written, True)
                                         continue
@@ -768,12 +776,15 @@ async def iter_body(
                                     if box.batch and gone is None:
                                         # The callback waits for something: what it
                                         # wrote is handed on first, never held back.
+                                        # Should the consumer leave meanwhile, the
+                                        # callback learns it at its next write, as
+                                        # always: the await it is in (perhaps a
+                                        # shielded cleanup) completes first.
                                         try:
                                             for ready in box.flush():
                                                 yield ready
                                         except BaseException as exc:  # aclose() or athrow()
-                                            throw = gone = exc
-                                            continue
+                                            gone = exc
                                     try:
                                         send = await _Forward(signal)
                                     except BaseException as exc:
@@ -800,6 +811,10 @@ async def iter_body(
                             async for data in chunks:
                                 written += len(data)
                                 status.part_written = written
+                                if join_from and written >= join_from:
+                                    join_from = 0
+                                    box.joining = True
+                                    _settle_allocator(join_size)
                                 if limit is not None and written > limit:
                                     raise _size_error(part, written, True)
                                 if status.superseded:

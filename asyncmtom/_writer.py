@@ -169,10 +169,11 @@ class XmlWriter:
     - ``pass_through_size`` (16 KiB): chunks at least this large are handed on
       as they are, never copied; smaller ones are copied into the coalescing
       buffer.
-    - ``join_size`` (2 MiB; 0 turns it off): the chunks of parts of 32 MiB
-      or more (16 times this), or of unknown size, are joined into chunks of
-      about this size.  HTTP clients pay per chunk (httpx about 28 us, more
-      than copying 64 KiB), so one copy of the data makes httpx two to three
+    - ``join_size`` (2 MiB; 0 turns it off): the chunks of parts declared
+      of 32 MiB or more (16 times this), or of unknown size past their first
+      32 MiB, are joined into chunks of about this size.  HTTP clients pay
+      per chunk (httpx about 28 us, more than copying 64 KiB), so one copy
+      of the data makes httpx two to three
       times faster; see "Joining" in ``_body.py`` for how a chunked body's
       joined chunks avoid page faults.
     """
