@@ -342,8 +342,9 @@ def _log_abandoned(status: BodyStatus) -> None:
     """A pass its client left unfinished and never came back to: say what that may mean.
 
     httpx on asyncio reports a server that refused the upload after the headers
-    and closed the connection (IIS and WCF do so with 413) as an empty
-    ``ReadError``: the status is lost, and this line is the only trace of why.
+    and closed the connection (WCF with 413, IIS request filtering with 404.13)
+    as an empty ``ReadError``: the status is lost, and this line is the only
+    trace of why.
     """
     where = (
         "in the root part"
@@ -353,9 +354,9 @@ def _log_abandoned(status: BodyStatus) -> None:
     logger.warning(
         "the HTTP client stopped sending the MTOM body %s (pass %d) and did not finish it: "
         "the connection failed or the server answered before the end of the upload. A "
-        "server that refuses a large upload answers 413 at once and closes (IIS: "
-        "requestLimits maxAllowedContentLength; WCF: maxReceivedMessageSize); httpx on "
-        "asyncio then reports an empty ReadError instead of the 413",
+        "server that refuses a large upload answers at once and closes (WCF: 413, "
+        "maxReceivedMessageSize; IIS: 404.13, requestLimits maxAllowedContentLength); "
+        "httpx on asyncio then reports an empty ReadError instead of that status",
         where,
         status.number,
     )
