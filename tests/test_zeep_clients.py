@@ -361,6 +361,22 @@ def test_error_messages_are_cut(kind: str, wsdl: str) -> None:
     assert len(str(caught.value)) < 2200 and "characters cut" in str(caught.value)
 
 
+@KINDS
+def test_always_mtom_false_sends_plain_xml_without_a_binary(kind: str, wsdl: str) -> None:
+    server = Server(lambda request: upload_reply(3))
+    clients = Clients(kind, wsdl, server, always_mtom=False, operation_timeout=5)
+    assert clients.call("Upload", name="x", data=b"abc") == 3
+    [request] = server.requests
+    assert request.headers["content-type"].startswith("application/soap+xml")
+    assert etree.fromstring(request.content).find(f".//{{{NS}}}data").text == "YWJj"
+    assert request.extensions["timeout"]["read"] == 5
+    # with a Binary, MTOM all the same
+    server = Server()
+    clients = Clients(kind, wsdl, server, always_mtom=False)
+    assert clients.call("Upload", name="x", data=Binary(b"abc")) == 3
+    assert server.requests[0].headers["content-type"].startswith("multipart/related;")
+
+
 # --- the wrong transport, the placeholder ---------------------------------------------------
 
 
