@@ -41,6 +41,7 @@ NAMES = [
     "zeep_sync_upload",
     "xds_provide_and_register",
     "cmis_create_document",
+    "signed_upload",
 ]
 
 pytestmark = pytest.mark.skipif(
