@@ -232,6 +232,12 @@ class Signer:
         """
         if writer._sink is not None:
             raise WriterStateError("a signed message cannot be written to a sink progressively")
+        if timestamp is not None and (
+            not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool) or timestamp <= 0
+        ):
+            raise ValueError(
+                f"timestamp must be a number of seconds > 0 or None, not {timestamp!r}"
+            )
         soap = writer.encoding.soap
         writer.start_element("Security", WSSE_NAMESPACE, "wsse")
         if must_understand and soap is not None:

@@ -289,6 +289,12 @@ def test_unsupported_algorithms_and_keys(identity: Identity) -> None:
         Signer(identity.key, identity.certificate, digest_method="urn:md5")
     with pytest.raises(ValueError, match="key_identifier"):
         Signer(identity.key, identity.certificate, key_identifier="thumbprint")
+    writer = XmlWriter(MtomEncoding(soap=SOAP12))
+    writer.start_element("Envelope", SOAP12.namespace, "s")
+    writer.start_element("Header", SOAP12.namespace, "s")
+    for bad in (0, -5, "300", True):
+        with pytest.raises(ValueError, match="timestamp"):
+            Signer(identity.key, identity.certificate).write_security(writer, timestamp=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="only RSA keys"):
         Signer(ec.generate_private_key(ec.SECP256R1()), identity.certificate)  # type: ignore[arg-type]
 
