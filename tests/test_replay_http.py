@@ -360,3 +360,18 @@ async def test_aiohttp_early_413_keeps_the_status(tmp_path: Path) -> None:
         while probe.cleanups < probe.starts:
             await asyncio.sleep(0.01)
     assert endpoint.received == []
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_digest_refuses_a_one_shot_source(tmp_path: Path) -> None:
+    async def once() -> AsyncIterator[bytes]:
+        yield b"only once" * 1000
+
+    with anyio.fail_after(60):
+        async with serve(Digest(USER, PASSWORD)) as endpoint:
+            digest = aiohttp.DigestAuthMiddleware(USER, PASSWORD)
+            async with aiohttp.ClientSession(middlewares=(digest,)) as session:
+                writer, _ = await build(tmp_path, extra=once())
+                with pytest.raises(aiohttp.ClientError, match="can be read only once"):
+                    await session.post(endpoint.url, data=writer.body(), headers=writer.headers)
+    assert endpoint.parts == []
