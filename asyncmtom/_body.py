@@ -630,9 +630,12 @@ class MtomBody:
         gen = iter_body(self, status, raw=True)
         status.track(gen)
         async with aclosing(gen):
-            async for data in gen:
-                assert status.content_id is not None
-                yield status.content_id, data
+            try:
+                async for data in gen:
+                    assert status.content_id is not None
+                    yield status.content_id, data
+            finally:
+                status.closed = True  # stopped by its consumer, not abandoned
         if status.superseded:
             raise _replaced()
 

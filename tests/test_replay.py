@@ -255,7 +255,9 @@ async def test_a_pass_inside_its_own_callback_is_refused() -> None:
         await one_pass(holder[0])
 
 
-async def test_aclose_closes_the_running_pass_and_aclosing_type_checks() -> None:
+async def test_aclose_closes_the_running_pass_and_aclosing_type_checks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     events: list[str] = []
     writer = writer_for()
     await writer.push_bytes(endless(events))
@@ -267,6 +269,7 @@ async def test_aclose_closes_the_running_pass_and_aclosing_type_checks() -> None
         assert events == [], "still open: the pass is held, not collected"
     assert events == ["cleanup"]
     assert body.passes == 1
+    assert not [r for r in caplog.records if r.name == "asyncmtom"], "closed on purpose: no warning"
 
 
 async def test_progress_restarts_on_every_pass_with_its_attempt() -> None:
@@ -288,7 +291,9 @@ async def test_progress_restarts_on_every_pass_with_its_attempt() -> None:
     assert seen[count].done < seen[count - 1].done, "the counts start again"
 
 
-async def test_an_internal_pass_reads_the_parts_then_the_message_is_sent() -> None:
+async def test_an_internal_pass_reads_the_parts_then_the_message_is_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     calls: list[int] = []
 
     async def push(write: Any) -> None:
@@ -311,6 +316,11 @@ async def test_an_internal_pass_reads_the_parts_then_the_message_is_sent() -> No
         cid: hashlib.sha256(data).hexdigest() for cid, (_, data) in decoded.parts.items()
     }
     assert calls == [1, 1] and body.passes == 2
+    async with aclosing(body._part_chunks()) as chunks:
+        async for _ in chunks:
+            break  # a digest pass stopped early on purpose
+    assert calls == [1, 1, 1] and body.passes == 3
+    assert not [r for r in caplog.records if r.name == "asyncmtom"], "closed on purpose: no warning"
 
 
 @pytest.mark.filterwarnings("ignore:Async generator:ResourceWarning")
