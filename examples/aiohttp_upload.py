@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint, print_receipts
+from local_endpoint import file_sha256, local_endpoint, print_receipts, write_sample_file
 
 from asyncmtom import SOAP12, MtomEncoding, XmlWriter
 
@@ -49,7 +49,7 @@ async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "upload.bin"
         if file is None:
-            path.write_bytes(os.urandom(size))
+            write_sample_file(path, size)
         expected = file_sha256(path)
         async with local_endpoint() as endpoint, aiohttp.ClientSession() as session:
             reply = await upload(session, endpoint.url, path)

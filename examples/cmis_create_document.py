@@ -28,7 +28,7 @@ import anyio
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint, print_receipts
+from local_endpoint import file_sha256, local_endpoint, print_receipts, write_sample_file
 
 from asyncmtom import SOAP11, MtomEncoding, WriteFunction, XmlWriter
 
@@ -100,7 +100,7 @@ async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "contract.pdf"
         if file is None:
-            path.write_bytes(b"%PDF-1.7\n" + os.urandom(max(0, size - 9)))
+            write_sample_file(path, size, b"%PDF-1.7\n")
         expected = file_sha256(path)
         writer = await build_request(
             path,

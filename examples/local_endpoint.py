@@ -127,6 +127,20 @@ async def _handle(stream: SocketStream, endpoint: Endpoint) -> None:
         )
 
 
+def write_sample_file(path: str | os.PathLike[str], size: int, head: bytes = b"") -> None:
+    """A file of *size* bytes, *head* then random bytes, written 1 MiB at a time.
+
+    Never the whole file in memory: the examples are run at hundreds of MiB
+    to show that the upload or download itself keeps memory flat.
+    """
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        f.write(head[:size])
+        remaining = size - min(len(head), size)
+        while remaining > 0:
+            remaining -= f.write(block[: min(remaining, len(block))])
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file, read in 1 MiB blocks, as the endpoint reports it."""
     digest = hashlib.sha256()

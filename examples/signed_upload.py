@@ -27,7 +27,7 @@ import anyio
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint, print_receipts
+from local_endpoint import file_sha256, local_endpoint, print_receipts, write_sample_file
 
 from asyncmtom import SOAP12, MtomEncoding, XmlWriter
 from asyncmtom.wssec import Signer
@@ -86,7 +86,7 @@ async def main(
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "upload.bin"
         if file is None:
-            path.write_bytes(os.urandom(size))
+            write_sample_file(path, size)
         expected = file_sha256(path)
         async with local_endpoint() as endpoint, httpx.AsyncClient(timeout=300) as client:
             reply = await upload(client, endpoint.url, path, signer)

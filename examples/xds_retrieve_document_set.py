@@ -37,7 +37,7 @@ import anyio
 import zeep
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint
+from local_endpoint import file_sha256, local_endpoint, write_sample_file
 
 from asyncmtom import SOAP12, MtomEncoding, XmlWriter
 from asyncmtom.zeep import MtomTransport
@@ -176,7 +176,7 @@ async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stored = file or Path(tmp) / "stored.pdf"
         if file is None:
-            stored.write_bytes(b"%PDF-1.4\n" + os.urandom(max(size - 9, 0)))
+            write_sample_file(stored, size, b"%PDF-1.4\n")
         expected = file_sha256(stored)
         documents = {DOCUMENT_ID: (stored, "application/pdf")}
         target = Path(tmp) / "retrieved.pdf"

@@ -27,7 +27,7 @@ import anyio.from_thread
 import zeep
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint
+from local_endpoint import file_sha256, local_endpoint, write_sample_file
 from zeep_upload import WSDL, report
 
 from asyncmtom.zeep import Binary, SyncMtomTransport
@@ -37,7 +37,7 @@ def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "scan.pdf"
         if file is None:
-            path.write_bytes(os.urandom(size))
+            write_sample_file(path, size)
         expected = file_sha256(path)
         with (
             anyio.from_thread.start_blocking_portal() as portal,

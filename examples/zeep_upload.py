@@ -26,7 +26,7 @@ import anyio
 import zeep
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_endpoint import file_sha256, local_endpoint
+from local_endpoint import file_sha256, local_endpoint, write_sample_file
 
 from asyncmtom.zeep import Binary, MtomTransport
 
@@ -97,7 +97,7 @@ async def main(size: int, file: Path | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = file or Path(tmp) / "scan.pdf"
         if file is None:
-            path.write_bytes(os.urandom(size))
+            write_sample_file(path, size)
         expected = file_sha256(path)
         async with local_endpoint() as endpoint:
             wsdl = Path(tmp) / "documents.wsdl"
