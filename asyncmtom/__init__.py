@@ -8,7 +8,7 @@ sent.  With `TextEncoding` the same calls give plain XML with inline base64.
 
 from __future__ import annotations
 
-from ._body import BodyPass, BytesLike, MtomBody, Progress, ProgressCallback
+from ._body import BodyPass, MtomBody
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
 from ._errors import (
     InvalidXmlError,
@@ -18,6 +18,7 @@ from ._errors import (
     PartSizeError,
     WriterStateError,
 )
+from ._progress import Progress, ProgressCallback
 from ._reader import (
     AsyncReadable,
     Attachment,
@@ -28,6 +29,7 @@ from ._reader import (
     iter_mtom,
     read_mtom,
 )
+from ._sources import BytesLike
 from ._sync import SyncBody
 from ._writer import ByteSink, WriteFunction, XmlWriter
 from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE

@@ -67,14 +67,10 @@ raises `WriterStateError` if its consumer comes back.
 
 from __future__ import annotations
 
-import inspect
 import logging
-import os
 import weakref
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Generator,
@@ -87,6 +83,8 @@ from typing import Any, Union
 import anyio
 
 from ._errors import MtomError, MtomFormatError, PartSizeError, WriterStateError
+from ._progress import Progress, ProgressCallback
+from ._sources import BytesLike, SourceChunks, as_chunk, replay_of
 
 __all__ = [
     "BodyPass",
@@ -97,33 +95,12 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "PullPiece",
-    "PullChunks",
     "PushPiece",
-    "as_chunk",
     "iter_body",
     "pull_piece",
 ]
 
 logger = logging.getLogger("asyncmtom")
-
-BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias on 3.10)
-
-
-def as_chunk(chunk: object) -> bytes | memoryview:
-    """Check that *chunk* is bytes-like; ``bytes`` are returned as is, never copied."""
-    if type(chunk) is bytes:
-        return chunk
-    if isinstance(chunk, str):
-        raise MtomFormatError("binary chunks must be bytes-like, not str")
-    try:
-        view = memoryview(chunk)  # type: ignore[arg-type]
-    except TypeError:
-        raise MtomFormatError(
-            f"binary chunks must be bytes-like, not {type(chunk).__name__}"
-        ) from None
-    if view.ndim != 1 or view.itemsize != 1:
-        view = view.cast("B")
-    return view
 
 
 @dataclass(slots=True)
@@ -151,38 +128,10 @@ class PullPiece:
     once: str | None = None
 
 
-async def _resolve(value: object) -> object:
-    return await value if inspect.isawaitable(value) else value
-
-
-async def _position(source: object) -> int | None:
-    """Where a seekable source stands now, or None when it cannot be rewound."""
-    seek = getattr(source, "seek", None)
-    tell = getattr(source, "tell", None)
-    if not (callable(seek) and callable(tell)):
-        return None
-    seekable = getattr(source, "seekable", None)
-    try:
-        if callable(seekable) and not await _resolve(seekable()):
-            return None
-        position = await _resolve(tell())
-    except (OSError, ValueError):  # io.UnsupportedOperation is both
-        return None
-    return position if isinstance(position, int) and not isinstance(position, bool) else None
-
-
 async def pull_piece(source: object, size: int | None) -> PullPiece:
     """Plan a pull source: how each pass reads it again, or why none can."""
-    if isinstance(source, os.PathLike):
-        return PullPiece(source, size)  # opened again by every pass
-    if callable(getattr(source, "read", None)):
-        position = await _position(source)
-        once = "an object with read(n) that cannot seek" if position is None else None
-        return PullPiece(source, size, position, once)
-    if hasattr(type(source), "__anext__"):
-        kind = "an async generator" if inspect.isasyncgen(source) else "an async iterator"
-        return PullPiece(source, size, None, kind)
-    return PullPiece(source, size)  # an async iterable: aiter() again on every pass
+    position, once = await replay_of(source)
+    return PullPiece(source, size, position, once)
 
 
 Piece = Union[bytes, PushPiece, PullPiece]  # noqa: UP007
@@ -226,30 +175,6 @@ class BodyStatus:
     def track(self, gen: AsyncGenerator[Any, None]) -> None:
         assert isinstance(gen, AsyncGeneratorType)
         self.gen = weakref.ref(gen)
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a body stands, as reported to a ``progress`` callback.
-
-    ``done`` counts body bytes handed on so far (framing included) out of
-    ``total`` (the Content-Length, or None when unknown).  ``content_id`` is the
-    part being written (None while the root part goes out), with
-    ``part_done`` of its ``part_size`` bytes (None when not declared).
-    ``attempt`` counts the passes over the body: 1 for the first send, 2 and
-    more when the HTTP client sends the message again (an authentication
-    handshake, a redirect); ``done`` and ``part_done`` start again from 0.
-    """
-
-    done: int
-    total: int | None
-    content_id: str | None
-    part_done: int
-    part_size: int | None
-    attempt: int = 1
-
-
-ProgressCallback = Callable[[Progress], object]
 
 
 _DRIVEN: dict[int, object] = {}  # push callbacks' coroutines being driven, by id
@@ -810,7 +735,7 @@ async def iter_body(
                             )
                     else:
                         assert type(piece) is PullPiece
-                        chunks = PullChunks(piece.source, read_size, piece.position)
+                        chunks = SourceChunks(piece.source, read_size, piece.position)
                         try:
                             async for data in chunks:
                                 written += len(data)
@@ -850,65 +775,3 @@ async def iter_body(
         status.finished = True
         if status.done is not None:
             status.done.set()
-
-
-class PullChunks:
-    """The chunks of a pull source, checked bytes-like, whatever its kind.
-
-    A source with ``async read(n)`` is read ``read_size`` bytes at a time,
-    after seeking to ``position`` when one is given (where the source stood
-    when it was handed over, so that every pass reads the same bytes); an
-    ``os.PathLike`` is opened on first use and closed by `aclose`; an async
-    generator (given as the source, or returned by its ``__aiter__``) is closed
-    by `aclose` too, so its cleanup runs when the body is aborted.  A plain
-    class (not an async generator), so that nothing of it is left for the event
-    loop to finalize.
-    """
-
-    __slots__ = ("_iterator", "_opened", "_read", "position", "read_size", "source")
-
-    def __init__(self, source: object, read_size: int, position: int | None = None) -> None:
-        self.source = source
-        self.read_size = read_size
-        self.position = position
-        self._opened: anyio.AsyncFile[bytes] | None = None
-        self._read: Callable[[int], Awaitable[object]] | None = None
-        self._iterator: AsyncIterator[object] | None = None
-
-    def __aiter__(self) -> PullChunks:
-        return self
-
-    async def __anext__(self) -> bytes | memoryview:
-        if self._read is None and self._iterator is None:
-            source = self.source
-            if isinstance(source, os.PathLike):
-                self._opened = source = await anyio.open_file(source, "rb")
-            read = getattr(source, "read", None)
-            if callable(read):
-                if self.position is not None:
-                    await _resolve(source.seek(self.position))  # type: ignore[attr-defined]
-                self._read = read
-            elif isinstance(source, AsyncIterable):
-                self._iterator = aiter(source)
-            else:
-                raise MtomFormatError(
-                    "a pull source must be an async iterable of bytes-like chunks, an object "
-                    "with an async read(n) method, or an os.PathLike"
-                )
-        if self._read is not None:
-            chunk = await self._read(self.read_size)
-            if not chunk:
-                raise StopAsyncIteration
-        else:
-            assert self._iterator is not None
-            chunk = await self._iterator.__anext__()
-        return as_chunk(chunk)
-
-    async def aclose(self) -> None:
-        if self._opened is not None:
-            opened, self._opened = self._opened, None
-            await opened.aclose()
-        elif inspect.isasyncgen(self._iterator):
-            await self._iterator.aclose()
-        elif self._iterator is None and inspect.isasyncgen(self.source):
-            await self.source.aclose()  # aborted before its first chunk: still closed

@@ -32,7 +32,6 @@ import secrets
 import stat
 import sys
 from collections.abc import (
-    AsyncIterable,
     Awaitable,
     Callable,
     Iterator,
@@ -41,17 +40,7 @@ from contextlib import aclosing, contextmanager
 from typing import Any, Protocol
 
 from ._base64 import Base64Encoder
-from ._body import (
-    BytesLike,
-    MtomBody,
-    PlannedPart,
-    ProgressCallback,
-    PullChunks,
-    PullPiece,
-    PushPiece,
-    as_chunk,
-    pull_piece,
-)
+from ._body import MtomBody, PlannedPart, PullPiece, PushPiece, pull_piece
 from ._encoding import (
     MtomEncoding,
     TextEncoding,
@@ -61,6 +50,8 @@ from ._encoding import (
 )
 from ._errors import MtomFormatError, PartSizeError, WriterStateError
 from ._mime import MultipartFraming, check_media_type, make_boundary
+from ._progress import ProgressCallback
+from ._sources import BytesLike, ByteSource, SourceChunks, as_chunk, check_source
 from ._xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
 
 __all__ = ["ByteSink", "WriteFunction", "XmlWriter"]
@@ -395,7 +386,7 @@ class XmlWriter:
 
     async def pull_bytes(
         self,
-        source: AsyncIterable[BytesLike] | object,
+        source: ByteSource,
         *,
         size: int | None = None,
         content_type: str | None = None,
@@ -403,10 +394,12 @@ class XmlWriter:
     ) -> None:
         """Stream the element's binary content from *source* (WsPullBytes).
 
-        *source* is an async iterable of bytes-like chunks, an object with
-        ``async read(n)`` (an ``anyio.AsyncFile``), or an ``os.PathLike``
-        naming a file that is opened when the part is flushed.  Without
-        ``size``, the size of a regular file is taken from the file system.
+        *source* is any `ByteSource`: an async iterable of bytes-like chunks,
+        an object with ``async read(n)`` (an ``anyio.AsyncFile``), an
+        ``os.PathLike`` naming a file that is opened when the part is
+        flushed, an anyio ``ByteReceiveStream``, or a bytes-like value;
+        anything else is a `TypeError`.  Without ``size``, the size of a
+        bytes-like value or of a regular file is known at once.
 
         A message sent again (see `body`) reads the source again: a path is
         opened again, an object with ``seek`` and ``tell`` is rewound to where
@@ -414,22 +407,16 @@ class XmlWriter:
         ``read(n)``, can be sent once.
         """
         size = _check_size(size)
-        is_path = isinstance(source, os.PathLike)
-        if not (is_path or callable(getattr(source, "read", None))) and not isinstance(
-            source, AsyncIterable
-        ):
-            raise MtomFormatError(
-                "a pull source must be an async iterable of bytes-like chunks, an object "
-                "with an async read(n) method, or an os.PathLike"
-            )
+        check_source(source)
         if size is None:
-            size = _file_size(source)
-        if isinstance(source, str):
-            raise MtomFormatError("a pull source must not be a str")
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                size = memoryview(source).nbytes
+            else:
+                size = _file_size(source)
 
         async def run(emit: Callable[[bytes | memoryview], Awaitable[None]]) -> None:
             count = 0
-            chunks = PullChunks(source, self._read_size)
+            chunks = SourceChunks(source, self._read_size)
             try:
                 async for data in chunks:
                     count += len(data)

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from mtomcheck import decode_with_email, document_order_ids, resolve_xop
 
 from asyncmtom import (
@@ -213,6 +214,46 @@ async def test_content_length_is_exact_with_known_sizes(tmp_path: Path) -> None:
     assert decoded.root_headers["Content-Type"].endswith('type="text/xml"')
     contents = [decoded.parts[cid][1] for cid in decoded.order]
     assert contents == [pattern(10_000), pattern(70_000, 1), path.read_bytes(), path.read_bytes()]
+
+
+async def test_pull_bytes_takes_every_kind_of_byte_source() -> None:
+    """Bytes-like values and anyio byte streams too: the kinds read_mtom reads."""
+    send, receive = anyio.create_memory_object_stream[bytes](4)
+    streamed = pattern(200_000, 5)
+
+    async def feed() -> None:
+        async with send:
+            for i in range(0, len(streamed), 50_000):
+                await send.send(streamed[i : i + 50_000])
+
+    writer = XmlWriter()
+    envelope(writer)
+    with writer.element("a", NS, "ex"):
+        await writer.pull_bytes(bytearray(pattern(300_000, 4)))  # size known at once
+    with writer.element("b", NS, "ex"):
+        await writer.pull_bytes(memoryview(pattern(1000, 6)), inline=False)
+    with writer.element("c", NS, "ex"):
+        await writer.pull_bytes(BufferedByteReceiveStream(receive))
+    close(writer)
+    assert writer.content_length is None  # the stream's length is not known
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(feed)
+        body = await collect(writer)
+    decoded = decode_with_email(writer.headers["Content-Type"], body)
+    contents = [decoded.parts[cid][1] for cid in decoded.order]
+    assert contents == [pattern(300_000, 4), pattern(1000, 6), streamed]
+
+    known = XmlWriter()
+    envelope(known)
+    with known.element("a", NS, "ex"):
+        await known.pull_bytes(pattern(300_000, 4))
+    close(known)
+    again = known.body()
+    once = b"".join([chunk async for chunk in again])
+    assert known.content_length == len(once)
+    assert b"".join([chunk async for chunk in again]) == once  # read again
+    decoded = decode_with_email(known.headers["Content-Type"], once)
+    assert [decoded.parts[cid][1] for cid in decoded.order] == [pattern(300_000, 4)]
 
 
 async def test_xmime_content_type_attribute_sets_part_type() -> None:
@@ -465,12 +506,12 @@ async def test_header_injection_through_content_type_refused() -> None:
 async def test_bad_argument_types() -> None:
     writer = XmlWriter()
     writer.start_element("a", NS)
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(TypeError):
         await writer.write_bytes("text")  # type: ignore[arg-type]
     with pytest.raises(MtomFormatError):
         await writer.push_bytes(chunked_push, b"", 1, size=-1)
-    with pytest.raises(MtomFormatError):
-        await writer.pull_bytes(12)
+    with pytest.raises(TypeError):
+        await writer.pull_bytes(12)  # type: ignore[arg-type]
     with pytest.raises(MtomFormatError):
         XmlWriter("mtom")  # type: ignore[arg-type]
 
