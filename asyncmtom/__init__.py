@@ -16,6 +16,7 @@ from ._errors import (
     MtomFormatError,
     MtomLimitError,
     PartSizeError,
+    ReaderStateError,
     WriterStateError,
 )
 from ._progress import Progress, ProgressCallback
@@ -60,6 +61,7 @@ __all__ = [
     "MtomLimitError",
     "PartSizeError",
     "Progress",
+    "ReaderStateError",
     "ProgressCallback",
     "SoapVersion",
     "SyncBody",

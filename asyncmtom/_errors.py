@@ -2,10 +2,32 @@
 
 Every failure that asyncmtom itself detects is an instance of `MtomError`, so a
 caller can catch the package's errors with a single ``except`` clause and still
-tell the cases apart by subclass.  Each subclass also derives from the builtin
-exception a Python programmer would expect for that kind of mistake
-(``ValueError`` for bad values, ``RuntimeError`` for misuse of state), so code
-written against generic exceptions keeps working.
+tell the cases apart by subclass.  The line is drawn as h11 draws it: an error
+either says what a *peer* sent, or that the *caller* made a mistake.  A caller's
+mistake is never reported as a peer's, so ``except MtomFormatError`` around a
+read cannot swallow a bug in the calling code.
+
+The hierarchy::
+
+    Exception
+    ├── MtomError                   every error asyncmtom detects
+    │   │   what a peer sent (reader input, captured files):
+    │   ├── MtomFormatError         malformed multipart/XOP input (also ValueError)
+    │   ├── MtomLimitError          a configured reader limit was exceeded
+    │   │   what the caller did:
+    │   ├── InvalidXmlError         a bad XML name or character (also ValueError)
+    │   ├── PartSizeError           a source broke its declared ``size``
+    │   ├── WriterStateError        writer used in the wrong state (also RuntimeError)
+    │   └── ReaderStateError        message or stream used in the wrong state
+    │                               (also RuntimeError)
+    ├── TypeError                   a caller passed an argument of the wrong type
+    └── ValueError                  a caller passed a bad value: a negative limit,
+                                    an invalid boundary, Content-ID, media type
+                                    or action
+
+Each subclass also derives from the builtin exception a Python programmer would
+expect for that kind of mistake (``ValueError`` for bad values, ``RuntimeError``
+for misuse of state), so code written against generic exceptions keeps working.
 
 Exceptions raised by user code (a push callback, a pull source) are never
 wrapped: they propagate unchanged, with a note naming the Content-ID of the
@@ -20,6 +42,7 @@ __all__ = [
     "MtomFormatError",
     "MtomLimitError",
     "PartSizeError",
+    "ReaderStateError",
     "WriterStateError",
 ]
 
@@ -37,6 +60,15 @@ class WriterStateError(MtomError, RuntimeError):
     """
 
 
+class ReaderStateError(MtomError, RuntimeError):
+    """The operation is not allowed in the reader's current state.
+
+    Examples: entering ``read_mtom(...)`` or ``iter_mtom(...)`` a second time,
+    reading an attachment once its ``read_mtom`` context has exited, or reading
+    again after an earlier read of the same message failed.
+    """
+
+
 class InvalidXmlError(MtomError, ValueError):
     """A name is not an XML NCName, or a string holds a character XML 1.0 forbids."""
 
@@ -49,9 +81,13 @@ class PartSizeError(MtomError):
 
 
 class MtomFormatError(MtomError, ValueError):
-    """Malformed input: an invalid boundary, Content-ID, media type or action
-    given to the writer, or a malformed multipart/XOP message given to the reader."""
+    """What a peer sent is malformed: a multipart/related or XOP message given to
+    the reader, or a captured message given to the command line.
+
+    It never reports a caller's mistake: an invalid argument is a plain
+    `ValueError` or `TypeError`.
+    """
 
 
 class MtomLimitError(MtomError):
-    """A configured limit of the reader was exceeded; reading stopped at once."""
+    """What a peer sent exceeds a configured limit of the reader; reading stopped at once."""
