@@ -58,13 +58,14 @@ from xml.parsers import expat
 
 import anyio
 
+from ._core.chunked import ChunkedDecoder
+from ._core.related import cid_from_href, parse_media_type
+from ._core.xop import find_includes
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomError, MtomFormatError
 from ._reader import read_mtom
-from ._related_parser import cid_from_href, parse_media_type
 from ._writer import XmlWriter
 from ._xml import XOP_NAMESPACE
-from ._xop_resolve import find_includes
 
 __all__ = ["main"]
 
@@ -148,58 +149,8 @@ def parse_head(head: bytes, name: str) -> Capture:
     return capture
 
 
-class _Dechunker:
-    """Sans-I/O decoder of an HTTP/1.1 chunked body."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._remaining = 0  # data bytes left in the current chunk
-        self._need_crlf = False
-        self.done = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        buffer = self._buffer + data
-        while buffer and not self.done:
-            if self._remaining:
-                piece = buffer[: self._remaining]
-                out.append(piece)
-                self._remaining -= len(piece)
-                buffer = buffer[len(piece) :]
-                if not self._remaining:
-                    self._need_crlf = True
-                continue
-            if self._need_crlf:
-                if len(buffer) < 2 and buffer in (b"\r", b""):
-                    break
-                if buffer.startswith(b"\r\n"):
-                    buffer = buffer[2:]
-                elif buffer.startswith(b"\n"):
-                    buffer = buffer[1:]
-                else:
-                    raise CliError("malformed chunked body: no line break after a chunk")
-                self._need_crlf = False
-                continue
-            line_end = buffer.find(b"\n")
-            if line_end < 0:
-                if len(buffer) > 1024:
-                    raise CliError("malformed chunked body: a chunk size line is too long")
-                break
-            line = buffer[:line_end].rstrip(b"\r").split(b";")[0].strip()
-            buffer = buffer[line_end + 1 :]
-            try:
-                size = int(line, 16)
-            except ValueError:
-                raise CliError(f"malformed chunked body: bad chunk size {line[:20]!r}") from None
-            if size == 0:
-                self.done = True
-            self._remaining = size
-        self._buffer = buffer
-        return out
-
-
 async def _body_chunks(path: Path, capture: Capture, counter: list[int]) -> AsyncIterator[bytes]:
-    dechunker = _Dechunker() if capture.chunked else None
+    dechunker = ChunkedDecoder() if capture.chunked else None
     async with await anyio.open_file(path, "rb") as file:
         await file.seek(capture.offset)
         while chunk := await file.read(READ_SIZE):
@@ -209,8 +160,8 @@ async def _body_chunks(path: Path, capture: Capture, counter: list[int]) -> Asyn
                 yield piece
             if dechunker is not None and dechunker.done:
                 return
-    if dechunker is not None and not dechunker.done:
-        raise CliError("the chunked body ends before its last (empty) chunk")
+    if dechunker is not None:
+        dechunker.finish()
 
 
 async def _capture(path: Path, content_type: str | None) -> Capture:

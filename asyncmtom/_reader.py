@@ -20,7 +20,7 @@ Moving on to the next part discards what was not consumed of the current one.
 
 Strategy.  No task is spawned and nothing reads ahead: the consumer pulls,
 the core awaits one chunk from the source, feeds it to the sans-I/O parser
-(``_related_parser``) and hands on the events; body chunks are slices of the
+(``_core.related``) and hands on the events; body chunks are slices of the
 received buffers, whole and uncopied in the common case.  Backpressure is
 therefore the HTTP client's own, and cancellation can strike only at the
 await on the source.  Spooled parts are written with a blocking
@@ -67,8 +67,7 @@ import anyio.abc
 
 from ._base64 import Base64Encoder
 from ._body import Progress, ProgressCallback
-from ._errors import MtomError, MtomFormatError, MtomLimitError
-from ._related_parser import (
+from ._core.related import (
     XOP_MEDIA_TYPE,
     MediaType,
     PartDecoder,
@@ -78,7 +77,8 @@ from ._related_parser import (
     parse_media_type,
     strip_angle_brackets,
 )
-from ._xop_resolve import Include, find_includes, inserted_text_codec, plan_splices
+from ._core.xop import Include, find_includes, inserted_text_codec, plan_splices
+from ._errors import MtomError, MtomFormatError, MtomLimitError
 
 __all__ = [
     "Attachment",

@@ -128,13 +128,13 @@ import zeep.xsd.types.builtins  # type: ignore[import-untyped, unused-ignore]
 from zeep.wsdl.utils import etree_to_string  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import BytesLike, ProgressCallback
+from ._core.related import parse_media_type
+from ._core.xop import find_includes, inserted_text_codec, plan_splices
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomFormatError
 from ._reader import MtomMessage, read_mtom
-from ._related_parser import parse_media_type
 from ._sync import SyncBody
 from ._writer import XmlWriter
-from ._xop_resolve import find_includes, inserted_text_codec, plan_splices
 
 __all__ = [
     "XMIME_SCHEMA",

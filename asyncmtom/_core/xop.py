@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from ._errors import MtomFormatError
-from ._related_parser import cid_from_href
+from .._errors import MtomFormatError
+from .related import cid_from_href
 
 __all__ = ["XOP_NAMESPACE", "Include", "find_includes", "inserted_text_codec", "plan_splices"]
 

@@ -1,7 +1,7 @@
 """Sans-I/O decoding of ``multipart/related`` (RFC 2387) for the MTOM reader.
 
 Strategy.  Bytes in, events out, no I/O and no awaits: the async shell in
-``_reader`` feeds received chunks to `RelatedParser` and acts on its events.
+the reader shell feeds received chunks to `RelatedParser` and acts on its events.
 The parser is a subclass of ``multipart.PushMultipartParser``, which finds
 delimiters with ``bytes.find`` and hands out body chunks as slices of the
 received buffers (the whole buffer, uncopied, when no delimiter is near), so
@@ -38,7 +38,7 @@ from urllib.parse import unquote
 
 import multipart  # type: ignore[import-untyped]
 
-from ._errors import MtomError, MtomFormatError, MtomLimitError
+from .._errors import MtomError, MtomFormatError, MtomLimitError
 
 __all__ = [
     "XOP_MEDIA_TYPE",
