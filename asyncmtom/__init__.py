@@ -19,18 +19,10 @@ from ._errors import (
     ReaderStateError,
     WriterStateError,
 )
+from ._message import Attachment, MtomMessage, read_mtom
 from ._progress import Progress, ProgressCallback
-from ._reader import (
-    AsyncReadable,
-    Attachment,
-    ByteSource,
-    MtomMessage,
-    MtomStream,
-    StreamedPart,
-    iter_mtom,
-    read_mtom,
-)
-from ._sources import BytesLike
+from ._sources import AsyncReadable, BytesLike, ByteSource
+from ._streaming import MtomStream, StreamedPart, iter_mtom
 from ._sync import SyncBody
 from ._writer import ByteSink, WriteFunction, XmlWriter
 from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE

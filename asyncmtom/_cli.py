@@ -63,7 +63,7 @@ from ._core.related import cid_from_href, parse_media_type
 from ._core.xop import find_includes
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomError, MtomFormatError
-from ._reader import read_mtom
+from ._message import read_mtom
 from ._writer import XmlWriter
 from ._xml import XOP_NAMESPACE
 

@@ -65,7 +65,7 @@ from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import MtomBody, PlannedPart, PullPiece
 from ._errors import MtomError, WriterStateError
-from ._reader import MtomMessage
+from ._message import MtomMessage
 from ._writer import XmlWriter
 from ._xop_digest import (
     WSU_NAMESPACE,

@@ -132,7 +132,7 @@ from ._core.related import parse_media_type
 from ._core.xop import find_includes, inserted_text_codec, plan_splices
 from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomFormatError
-from ._reader import MtomMessage, read_mtom
+from ._message import MtomMessage, read_mtom
 from ._sync import SyncBody
 from ._writer import XmlWriter
 

@@ -92,7 +92,7 @@ def serve(listener: socket.socket, size: int, connections: int) -> None:
 async def client(mode: str, port: int, size: int) -> float:
     import anyio
 
-    from asyncmtom._reader import iter_mtom, read_mtom
+    from asyncmtom import iter_mtom, read_mtom
 
     stream = await anyio.connect_tcp("127.0.0.1", port)
     async with stream:

@@ -24,8 +24,7 @@ import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from asyncmtom import MtomFormatError, MtomLimitError
-from asyncmtom._reader import iter_mtom, read_mtom
+from asyncmtom import MtomFormatError, MtomLimitError, iter_mtom, read_mtom
 
 MiB = 1024 * 1024
 XOP = "http://www.w3.org/2004/08/xop/include"

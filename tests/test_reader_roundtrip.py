@@ -20,8 +20,16 @@ import anyio
 import pytest
 from mtomcheck import decode_with_email
 
-from asyncmtom import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding, XmlWriter
-from asyncmtom._reader import iter_mtom, read_mtom
+from asyncmtom import (
+    SOAP11,
+    SOAP12,
+    MtomEncoding,
+    SoapVersion,
+    TextEncoding,
+    XmlWriter,
+    iter_mtom,
+    read_mtom,
+)
 
 MiB = 1024 * 1024
 XOP = "http://www.w3.org/2004/08/xop/include"

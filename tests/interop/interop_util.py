@@ -269,7 +269,7 @@ def reader():  # type: ignore[no-untyped-def]
 
     read_mtom = getattr(asyncmtom, "read_mtom", None)
     if read_mtom is None:
-        from asyncmtom._reader import read_mtom
+        from asyncmtom import read_mtom
     return read_mtom
 
 
