@@ -1,10 +1,7 @@
 """read_mtom: decoding, tolerance of real stacks' quirks, errors, limits, cleanup.
 
-Messages are written byte by byte here (``build``), so that each quirk a real
-stack shows is exactly what the reader gets; ``decode`` feeds them in small
-chunks so that every delimiter and header also lands across chunk edges.
-Expected results are computed independently: the resolved XML is the root
-with the ``xop:Include`` text replaced by ``base64.b64encode`` of the part.
+The messages and sources come from ``readercases``; expected results are
+computed independently there (``resolved_by_hand``) or by the standard library.
 """
 
 from __future__ import annotations
@@ -12,147 +9,48 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import anyio.abc
 import pytest
+from readercases import (
+    BOUNDARY,
+    ROOT_HEADERS,
+    SOAP12,
+    XOP,
+    ChunkReceiveStream,
+    CountingSource,
+    KiB,
+    LineIterableReader,
+    MiB,
+    StallingSource,
+    build,
+    chunks_of,
+    content_type,
+    contents,
+    decode,
+    drain,
+    envelope,
+    files_in,
+    include,
+    many_parts,
+    part_headers,
+    resolved_by_hand,
+    simple_message,
+    stat_of,
+)
 
-from asyncmtom import MtomError, MtomFormatError, MtomLimitError, StreamedPart, iter_mtom, read_mtom
+from asyncmtom import (
+    MtomFormatError,
+    MtomLimitError,
+    ReaderStateError,
+    iter_mtom,
+    read_mtom,
+)
 
 pytestmark = pytest.mark.anyio
-
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-XOP = "http://www.w3.org/2004/08/xop/include"
-BOUNDARY = "MIMEBoundary_5a3c0d"
-KiB = 1024
-MiB = 1024 * KiB
-
-
-def include(href: str) -> str:
-    return f'<xop:Include xmlns:xop="{XOP}" href="{href}"/>'
-
-
-def envelope(*values: str) -> bytes:
-    """A SOAP 1.2 response whose ``m:v`` elements hold the given content."""
-    body = "".join(f"<m:v>{value}</m:v>" for value in values)
-    return (
-        f'<s:Envelope xmlns:s="{SOAP12}"><s:Body><m:r xmlns:m="urn:m">{body}'
-        "</m:r></s:Body></s:Envelope>"
-    ).encode()
-
-
-ROOT_HEADERS = [
-    "Content-ID: <root@x>",
-    'Content-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"',
-    "Content-Transfer-Encoding: binary",
-]
-
-
-def part_headers(content_id: str, content_type: str = "application/octet-stream") -> list[str]:
-    return [
-        f"Content-ID: <{content_id}>",
-        f"Content-Type: {content_type}",
-        "Content-Transfer-Encoding: binary",
-    ]
-
-
-def content_type(boundary: str = BOUNDARY, start: str | None = "<root@x>", **extra: str) -> str:
-    value = f'multipart/related; type="application/xop+xml"; boundary="{boundary}"'
-    if start is not None:
-        value += f'; start="{start}"'
-    value += '; start-info="application/soap+xml"'
-    for name, item in extra.items():
-        value += f'; {name.replace("_", "-")}="{item}"'
-    return value
-
-
-def build(
-    parts: Sequence[tuple[Sequence[str], bytes]],
-    boundary: str = BOUNDARY,
-    *,
-    preamble: bytes = b"",
-    epilogue: bytes = b"",
-    final_crlf: bool = True,
-) -> bytes:
-    """A multipart body exactly as given: no normalisation of any kind."""
-    delimiter = b"--" + boundary.encode()
-    sections = [
-        delimiter + b"\r\n" + b"".join(h.encode() + b"\r\n" for h in headers) + b"\r\n" + body
-        for headers, body in parts
-    ]
-    out = b"\r\n".join(sections) + b"\r\n" + delimiter + b"--"
-    if final_crlf:
-        out += b"\r\n"
-    if preamble:
-        out = preamble + b"\r\n" + out
-    return out + epilogue
-
-
-def simple_message(data: bytes, content_id: str = "data@x") -> bytes:
-    return build(
-        [(ROOT_HEADERS, envelope(include(f"cid:{content_id}"))), (part_headers(content_id), data)]
-    )
-
-
-async def chunks_of(body: bytes, size: int | None) -> AsyncIterator[bytes]:
-    if size is None:
-        yield body
-        return
-    for offset in range(0, len(body), size):
-        yield body[offset : offset + size]
-
-
-@dataclass
-class Decoded:
-    root: bytes
-    attachments: dict[str, tuple[str, bytes]]
-    resolved: bytes | None
-    media_type: str
-    action: str | None
-    root_content_id: str | None
-
-
-async def decode(
-    ctype: str, body: bytes, *, chunk_size: int | None = 5, resolve: bool = True, **limits: object
-) -> Decoded:
-    async with read_mtom(ctype, chunks_of(body, chunk_size), **limits) as message:  # type: ignore[arg-type]
-        attachments = {
-            cid: (attachment.content_type, await attachment.read())
-            for cid, attachment in message.attachments.items()
-        }
-        for cid, attachment in message.attachments.items():
-            assert attachment.content_id == cid
-            assert attachment.size == len(attachments[cid][1])
-        resolved = await message.resolve() if resolve else None
-        return Decoded(
-            message.root,
-            attachments,
-            resolved,
-            message.media_type,
-            message.action,
-            message.root_content_id,
-        )
-
-
-def resolved_by_hand(root: bytes, replacements: dict[str, bytes]) -> bytes:
-    for include_text, data in replacements.items():
-        root = root.replace(include_text.encode(), base64.b64encode(data))
-    return root
-
-
-def files_in(directory: Path) -> list[Path]:
-    return list(directory.iterdir())
-
-
-def stat_of(path: Path) -> os.stat_result:
-    return path.stat()
-
-
-def contents(path: Path) -> bytes:
-    return path.read_bytes()
 
 
 # --- the common case, any chunking -------------------------------------------
@@ -580,35 +478,6 @@ async def test_bad_arguments() -> None:
 # --- limits --------------------------------------------------------------------------
 
 
-class CountingSource:
-    """An async iterator of chunks that records how far it was read and if it was closed."""
-
-    def __init__(self, body: bytes, chunk_size: int = 64 * KiB) -> None:
-        self.body = body
-        self.chunk_size = chunk_size
-        self.delivered = 0
-        self.closed = False
-
-    def __aiter__(self) -> CountingSource:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self.delivered >= len(self.body):
-            raise StopAsyncIteration
-        chunk = self.body[self.delivered : self.delivered + self.chunk_size]
-        self.delivered += len(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def many_parts(count: int, size: int = 10) -> bytes:
-    parts = [(ROOT_HEADERS, envelope("x"))]
-    parts += [(part_headers(f"p{n}@x"), b"p" * size) for n in range(count)]
-    return build(parts)
-
-
 @pytest.mark.parametrize(
     ("body", "limits", "stop_within"),
     [
@@ -678,9 +547,9 @@ async def test_temp_files_removed_on_exit_and_attachments_closed(tmp_path: Path)
         assert stat.S_IMODE(stat_of(spooled).st_mode) == 0o600
     assert not spooled.exists()
     for use in (attachment.read(), attachment.save(tmp_path / "late"), message.resolve()):
-        with pytest.raises(MtomError, match=r"exited|closed"):
+        with pytest.raises(ReaderStateError, match=r"exited|closed"):
             await use
-    with pytest.raises(MtomError):
+    with pytest.raises(ReaderStateError):
         async for _ in attachment:
             pass  # pragma: no cover
 
@@ -693,29 +562,6 @@ async def test_temp_files_removed_when_the_body_raises(tmp_path: Path) -> None:
             assert len(files_in(tmp_path)) == 1
             raise KeyError("user code failed")
     assert files_in(tmp_path) == []
-
-
-class StallingSource:
-    """Delivers ``body`` then waits forever: the reader is stuck inside a spooled part."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.stalled = anyio.Event()
-        self.closed = False
-
-    def __aiter__(self) -> StallingSource:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self.body:
-            chunk, self.body = self.body[: 256 * KiB], self.body[256 * KiB :]
-            return chunk
-        self.stalled.set()
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 async def test_cancellation_while_reading_removes_temp_files(tmp_path: Path) -> None:
@@ -843,41 +689,11 @@ async def test_save_in_memory_attachment(tmp_path: Path) -> None:
 async def test_context_entered_once() -> None:
     reading = read_mtom(content_type(), simple_message(b"x"))
     async with reading:
-        with pytest.raises(MtomError, match="once"):
+        with pytest.raises(ReaderStateError, match="once"):
             await reading.__aenter__()
 
 
 # --- sources ------------------------------------------------------------------------
-
-
-class ChunkReceiveStream(anyio.abc.ByteReceiveStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-        self.requested: list[int] = []
-        self.closed = False
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        self.requested.append(max_bytes)
-        if not self.chunks:
-            raise anyio.EndOfStream
-        return self.chunks.pop(0)
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-class LineIterableReader:
-    """Like aiohttp's StreamReader: ``read(n)`` for bytes, ``async for`` for lines."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    async def read(self, n: int = -1) -> bytes:
-        chunk, self.body = self.body[:n], self.body[n:]
-        return chunk
-
-    def __aiter__(self) -> AsyncIterator[bytes]:  # pragma: no cover - must not be used
-        raise AssertionError("the reader must use read(n)")
 
 
 async def test_every_kind_of_source() -> None:
@@ -903,103 +719,6 @@ async def test_every_kind_of_source() -> None:
             assert await message.attachments["data@x"].read() == data
     assert not stream.closed  # the caller's stream stays the caller's
     assert min(stream.requested) >= 64 * KiB
-
-
-# --- iter_mtom: streaming, no spooling ------------------------------------------------
-
-
-async def test_iter_mtom_arrival_order_and_root_flag(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    one, two = os.urandom(2 * MiB), b"\r\ntwo\r\n"
-    root = envelope(include("cid:one@x"), include("cid:two@x"))
-    body = build([(part_headers("one@x"), one), (ROOT_HEADERS, root), (part_headers("two@x"), two)])
-    seen = []
-    async with iter_mtom(content_type(), chunks_of(body, 100 * KiB)) as stream:
-        async for part in stream:
-            seen.append((part.content_id, part.is_root, part.content_type, await part.read()))
-            assert part.complete and part.size == len(seen[-1][3])
-    assert seen == [
-        ("one@x", False, "application/octet-stream", one),
-        ("root@x", True, 'application/xop+xml; charset=UTF-8; type="application/soap+xml"', root),
-        ("two@x", False, "application/octet-stream", two),
-    ]
-    assert files_in(tmp_path) == []  # nothing spooled
-
-
-async def test_iter_mtom_delivers_chunks_before_the_part_ends() -> None:
-    data = os.urandom(300 * KiB)
-    body = simple_message(data)
-    cut = body.index(data) + 100 * KiB
-    send, receive = anyio.create_memory_object_stream[bytes](10)
-    async with send, receive, iter_mtom(content_type(), receive) as stream:
-        await send.send(body[:cut])
-        parts = aiter(stream)
-        root = await anext(parts)
-        assert root.is_root and await root.read() == envelope(include("cid:data@x"))
-        attachment = await anext(parts)
-        with anyio.fail_after(5):
-            first = await anext(aiter(attachment))  # the rest has not been sent
-        assert data.startswith(first) and 0 < len(first) <= 100 * KiB
-        await send.send(body[cut:])
-        send.close()
-        rest = await attachment.read()
-        assert first + rest == data
-        with pytest.raises(StopAsyncIteration):
-            await anext(parts)
-
-
-async def test_iter_mtom_skipping_parts_and_left_behind_part(tmp_path: Path) -> None:
-    body = build(
-        [
-            (ROOT_HEADERS, envelope("x")),
-            (part_headers("a@x"), os.urandom(200_000)),
-            (part_headers("b@x"), b"bee"),
-        ]
-    )
-    async with iter_mtom(content_type(), chunks_of(body, 4096)) as stream:
-        parts = [part async for part in stream]  # nothing read: each is discarded
-        assert [p.content_id for p in parts] == ["root@x", "a@x", "b@x"]
-        assert all(p.complete for p in parts)
-        assert parts[1].size == 200_000
-    async with iter_mtom(content_type(), chunks_of(body, 4096)) as stream:
-        async for part in stream:
-            if part.content_id == "a@x":
-                first = part
-                break
-        nxt = await anext(aiter(stream))
-        assert await nxt.read() == b"bee"
-        with pytest.raises(StopAsyncIteration):
-            await anext(aiter(first))  # discarded to the end when the stream moved on
-    async with iter_mtom(content_type(), chunks_of(body, 4096)) as stream:
-        async for part in stream:
-            if part.content_id == "a@x":
-                assert await part.save(tmp_path / "a.bin") == 200_000
-    assert stat_of(tmp_path / "a.bin").st_size == 200_000
-
-
-async def test_iter_mtom_errors_and_limits() -> None:
-    with pytest.raises(MtomFormatError, match="truncated"):
-        async with iter_mtom(content_type(), simple_message(b"x")[:-10]) as stream:
-            async for part in stream:
-                await part.read()
-    with pytest.raises(MtomLimitError, match="max_root_size"):
-        async with iter_mtom("text/xml", envelope("r" * 5000), max_root_size=1000) as stream:
-            async for part in stream:
-                await part.read()
-    source = CountingSource(simple_message(os.urandom(MiB)), 1000)
-    async with iter_mtom(content_type(), source) as stream:
-        async for _part in stream:
-            break  # an early exit closes the source we were given
-    assert source.closed and source.delivered < MiB
-
-
-async def test_iter_mtom_plain_body() -> None:
-    async with iter_mtom("text/xml", envelope("plain")) as stream:
-        parts = [(part.is_root, part.content_id, await part.read()) async for part in stream]
-        assert stream.action is None
-    assert parts == [(True, None, envelope("plain"))]
 
 
 # --- memory -----------------------------------------------------------------------------
@@ -1034,12 +753,6 @@ async def test_memory_stays_flat_whatever_the_part_size(mode: str, tmp_path: Pat
     assert peak < 6 * MiB, f"peak {peak / MiB:.1f} MiB for a {size / MiB:.0f} MiB part"
 
 
-async def drain(part: StreamedPart) -> int:
-    async for _ in part:
-        pass
-    return part.size
-
-
 # --- details ------------------------------------------------------------------------------
 
 
@@ -1060,24 +773,6 @@ async def test_href_naming_a_content_id_with_a_literal_percent() -> None:
     body = build([(ROOT_HEADERS, root), (part_headers("a%41@x"), b"literal")])
     decoded = await decode(content_type(), body)
     assert decoded.resolved == resolved_by_hand(root, {include("cid:a%41@x"): b"literal"})
-
-
-async def test_stream_unusable_after_an_error() -> None:
-    bad = build(
-        [
-            (ROOT_HEADERS, envelope("x")),
-            (["Content-ID: <a@x>", "Content-Transfer-Encoding: base64"], b"QUJD!!!!"),
-            (part_headers("b@x"), b"b"),
-        ]
-    )
-    async with iter_mtom(content_type(), bad) as stream:
-        parts = aiter(stream)
-        await (await anext(parts)).read()
-        part = await anext(parts)
-        with pytest.raises(MtomFormatError, match="base64"):
-            await part.read()
-        with pytest.raises(MtomError, match="failed earlier"):
-            await anext(parts)
 
 
 async def test_bytes_source_is_not_held_twice(tmp_path: Path) -> None:
