@@ -9,7 +9,8 @@ sent.  With `TextEncoding` the same calls give plain XML with inline base64.
 from __future__ import annotations
 
 from ._body import BodyPass, MtomBody
-from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
+from ._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion, TextEncoding
+from ._core.xml import XMIME_NAMESPACE, XOP_NAMESPACE
 from ._errors import (
     InvalidXmlError,
     MtomError,
@@ -25,7 +26,6 @@ from ._sources import AsyncReadable, BytesLike, ByteSource
 from ._streaming import MtomStream, StreamedPart, iter_mtom
 from ._sync import SyncBody
 from ._writer import ByteSink, WriteFunction, XmlWriter
-from ._xml import XMIME_NAMESPACE, XOP_NAMESPACE
 
 __version__ = "0.1.0"
 

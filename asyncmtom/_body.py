@@ -72,16 +72,17 @@ import weakref
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
-    Callable,
     Generator,
 )
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import AsyncGeneratorType
-from typing import Any, Union
+from typing import Any
 
 import anyio
 
+from ._core.outbox import Outbox, RawOutbox
+from ._core.plan import PlannedPart, PullPiece, PushPiece
 from ._errors import MtomError, MtomFormatError, PartSizeError, WriterStateError
 from ._progress import Progress, ProgressCallback
 from ._sources import BytesLike, SourceChunks, as_chunk, replay_of
@@ -103,54 +104,10 @@ __all__ = [
 logger = logging.getLogger("asyncmtom")
 
 
-@dataclass(slots=True)
-class PushPiece:
-    """A push callback deferred to body time (WsPushBytes)."""
-
-    callback: Callable[..., Awaitable[object]]
-    args: tuple[Any, ...]
-    size: int | None
-
-
-@dataclass(slots=True)
-class PullPiece:
-    """A pull source deferred to body time (WsPullBytes).
-
-    ``position`` is where a seekable source stood when it was given: every
-    pass seeks there first.  ``once`` says, for a source that can be read only
-    once, what it is (for the error that refuses a second pass); None when a
-    pass can read it again.
-    """
-
-    source: object
-    size: int | None
-    position: int | None = None
-    once: str | None = None
-
-
 async def pull_piece(source: object, size: int | None) -> PullPiece:
     """Plan a pull source: how each pass reads it again, or why none can."""
     position, once = await replay_of(source)
     return PullPiece(source, size, position, once)
-
-
-Piece = Union[bytes, PushPiece, PullPiece]  # noqa: UP007
-
-
-@dataclass(slots=True)
-class PlannedPart:
-    """One attachment part: its framing head, id, declared size and content pieces."""
-
-    content_id: str
-    content_type: str
-    head: bytes = b""
-    pieces: list[Piece] = field(default_factory=list)
-    size: int | None = 0
-    sent: int | None = None  # its length once a pass completed it: later passes must match
-
-    def add(self, piece: Piece, size: int | None) -> None:
-        self.pieces.append(piece)
-        self.size = None if self.size is None or size is None else self.size + size
 
 
 @dataclass(slots=True, eq=False)
@@ -306,79 +263,6 @@ def _replaced() -> WriterStateError:
         "this pass over the body was closed, or replaced by a newer pass that sends "
         "the message again; only one pass runs at a time"
     )
-
-
-class _Outbox:
-    """Turns the chunks of the body into what is handed on: coalesced, passed, or joined.
-
-    Plain mode: chunks below ``pass_through_size`` are copied into ``out``
-    (with the MIME framing) and handed on at ``coalesce_size``; larger ones
-    pass through as they are.  Join mode (large parts of a body with a known
-    length): ``bytes`` are collected by reference and handed on joined, once
-    ``join_size`` is reached, because HTTP clients pay per chunk (httpx: about
-    28 us, more than the copy of 64 KiB) far more than per byte.
-    """
-
-    __slots__ = ("batch", "batched", "coalesce_size", "join_size", "joining", "out", "pass_through")
-
-    def __init__(self, coalesce_size: int, pass_through_size: int, join_size: int) -> None:
-        self.out = bytearray()
-        self.batch: list[bytes] = []
-        self.batched = 0
-        self.joining = False
-        self.coalesce_size = coalesce_size
-        self.pass_through = pass_through_size
-        self.join_size = join_size
-
-    def add(self, data: bytes | memoryview) -> list[bytes]:
-        """Take one chunk; return the chunks now ready to hand on, in order."""
-        size = len(data)
-        if self.joining and size < self.join_size // 4:  # larger ones are large enough
-            if self.out:
-                self.batch.append(bytes(self.out))
-                self.batched += len(self.out)
-                del self.out[:]
-            self.batch.append(data if type(data) is bytes else bytes(data))
-            self.batched += size
-            if self.batched >= self.join_size:
-                return [self.take_batch()]
-            return []
-        if size < self.pass_through and not self.batch:
-            self.out += data
-            if len(self.out) >= self.coalesce_size:
-                coalesced = bytes(self.out)
-                del self.out[:]
-                return [coalesced]
-            return []
-        ready = self.flush()
-        ready.append(data if type(data) is bytes else bytes(data))
-        return ready
-
-    def take_batch(self) -> bytes:
-        joined = b"".join(self.batch)
-        self.batch.clear()
-        self.batched = 0
-        return joined
-
-    def flush(self) -> list[bytes]:
-        ready = [self.take_batch()] if self.batch else []
-        if self.out:
-            ready.append(bytes(self.out))
-            del self.out[:]
-        return ready
-
-
-class _RawOutbox(_Outbox):
-    """The parts' content as it comes, without framing: for a pass that only reads."""
-
-    __slots__ = ()
-
-    def add(self, data: bytes | memoryview) -> list[bytes]:
-        return [data if type(data) is bytes else bytes(data)]
-
-    def flush(self) -> list[bytes]:
-        del self.out[:]  # the framing gathered here is dropped
-        return []
 
 
 class BodyPass:
@@ -603,7 +487,7 @@ async def iter_body(
         read_size = body.read_size
         coalesce_size = body.coalesce_size
         join_size = body.join_size
-        box = (_RawOutbox if raw else _Outbox)(coalesce_size, body.pass_through_size, join_size)
+        box = (RawOutbox if raw else Outbox)(coalesce_size, body.pass_through_size, join_size)
         first, parts, closing = body.first, body.parts, body.closing
         # The body holds this generator while it is the latest pass; holding the
         # body in return would make a cycle that only the garbage collector breaks.

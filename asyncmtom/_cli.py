@@ -59,13 +59,13 @@ from xml.parsers import expat
 import anyio
 
 from ._core.chunked import ChunkedDecoder
+from ._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._core.related import cid_from_href, parse_media_type
+from ._core.xml import XOP_NAMESPACE
 from ._core.xop import find_includes
-from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomError, MtomFormatError
 from ._message import read_mtom
 from ._writer import XmlWriter
-from ._xml import XOP_NAMESPACE
 
 __all__ = ["main"]
 

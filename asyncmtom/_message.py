@@ -38,7 +38,7 @@ from types import MappingProxyType, TracebackType
 
 import anyio
 
-from ._base64 import Base64Encoder
+from ._core.base64 import Base64Encoder
 from ._core.limits import DEFAULT_LIMITS, KiB, MiB, ReaderLimits
 from ._core.related import XOP_MEDIA_TYPE, MediaType, parse_media_type
 from ._core.xop import Include, find_includes, inserted_text_codec, plan_splices

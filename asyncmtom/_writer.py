@@ -39,20 +39,21 @@ from collections.abc import (
 from contextlib import aclosing, contextmanager
 from typing import Any, Protocol
 
-from ._base64 import Base64Encoder
-from ._body import MtomBody, PlannedPart, PullPiece, PushPiece, pull_piece
-from ._encoding import (
+from ._body import MtomBody, pull_piece
+from ._core.base64 import Base64Encoder
+from ._core.encoding import (
     MtomEncoding,
     TextEncoding,
     soap_action_header,
     start_info,
     text_content_type,
 )
+from ._core.mime import MultipartFraming, check_media_type, make_boundary
+from ._core.plan import PlannedPart, PullPiece, PushPiece, XopPlan
+from ._core.xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
 from ._errors import MtomFormatError, PartSizeError, WriterStateError
-from ._mime import MultipartFraming, check_media_type, make_boundary
 from ._progress import ProgressCallback
 from ._sources import BytesLike, ByteSource, SourceChunks, as_chunk, check_source
-from ._xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
 
 __all__ = ["ByteSink", "WriteFunction", "XmlWriter"]
 
@@ -203,7 +204,6 @@ class XmlWriter:
         self._pass_through_size = pass_through_size
         self._join_size = join_size
         self._serializer = XmlSerializer(xml_declaration=encoding.xml_declaration)
-        self._parts: list[PlannedPart] = []
         self._started = False
         self._failed: BaseException | None = None
         self._busy = False
@@ -214,13 +214,15 @@ class XmlWriter:
         # (a WS-Security signature, once its digests are known): what each is.
         self._unfilled: list[str] = []
         self._framing: MultipartFraming | None = None
+        self._plan: XopPlan | None = None
         if isinstance(encoding, MtomEncoding):
-            self._token = secrets.token_hex(8)
+            token = secrets.token_hex(8)
             self._framing = MultipartFraming(
                 boundary=encoding.boundary or make_boundary(),
-                start_id=encoding.start_id or f"root.{self._token}@asyncmtom",
+                start_id=encoding.start_id or f"root.{token}@asyncmtom",
                 start_info=start_info(encoding.soap, encoding.action),
             )
+            self._plan = XopPlan(self._framing, token, encoding.max_inline_size)
             content_type = self._framing.content_type
         else:
             content_type = text_content_type(encoding.soap, encoding.action)
@@ -228,6 +230,11 @@ class XmlWriter:
         self.content_type: str = content_type
 
     # -- state -------------------------------------------------------------
+
+    @property
+    def _parts(self) -> list[PlannedPart]:
+        """The planned parts in document order (library code reads them: a digest pass)."""
+        return [] if self._plan is None else self._plan.parts
 
     @property
     def is_mtom(self) -> bool:
@@ -470,9 +477,8 @@ class XmlWriter:
         if isinstance(encoding, MtomEncoding) and binary.mode == _PART:
             assert binary.part is not None
             if content_type is not None and binary.part.content_type != content_type:
-                assert self._framing is not None  # the part took a default type: replace it
-                binary.part.content_type = content_type
-                binary.part.head = self._framing.part_head(binary.part.content_id, content_type)
+                assert self._plan is not None  # the part took a default type: replace it
+                self._plan.retype(binary.part, content_type)
             binary.part.add(piece, size)
             return
 
@@ -480,8 +486,8 @@ class XmlWriter:
             await self._run_inline(frame, binary, run_now)
             return
 
-        pending = len(binary.pending)
-        if inline is None and size is not None and pending + size <= encoding.max_inline_size:
+        assert self._plan is not None
+        if self._plan.inlines(len(binary.pending), size, inline):
             await self._run_pending(binary, run_now)
             return
         self._make_part(frame, binary)
@@ -489,21 +495,17 @@ class XmlWriter:
         binary.part.add(piece, size)
 
     def _make_part(self, frame: ElementFrame, binary: _Binary) -> None:
-        assert self._framing is not None
-        content_id = f"{len(self._parts) + 1}.{self._token}@asyncmtom"
+        assert self._plan is not None
         content_type = binary.content_type or frame.xmime_content_type or DEFAULT_CONTENT_TYPE
         if binary.content_type is None and frame.xmime_content_type is not None:
             check_media_type(content_type, "xmime:contentType")
-        part = PlannedPart(
-            content_id, content_type, self._framing.part_head(content_id, content_type)
-        )
+        part = self._plan.new_part(content_type)
         if binary.pending:
             part.add(bytes(binary.pending), len(binary.pending))
             binary.pending = bytearray()
         binary.mode = _PART
         binary.part = part
-        self._parts.append(part)
-        self._serializer.xop_include(content_id)
+        self._serializer.xop_include(part.content_id)
 
     async def _run_pending(
         self,
@@ -561,14 +563,7 @@ class XmlWriter:
         if self._sink is not None or not self._serializer.complete:
             return None
         length = self._xml_handed_on + len(self._serializer.buffer)
-        if self._framing is None:
-            return length
-        length += len(self._framing.root_head) + len(self._framing.closing)
-        for part in self._parts:
-            if part.size is None:
-                return None
-            length += len(part.head) + part.size
-        return length
+        return length if self._plan is None else self._plan.content_length(length)
 
     @property
     def headers(self) -> dict[str, str]:

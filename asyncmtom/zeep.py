@@ -128,9 +128,9 @@ import zeep.xsd.types.builtins  # type: ignore[import-untyped, unused-ignore]
 from zeep.wsdl.utils import etree_to_string  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import BytesLike, ProgressCallback
+from ._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._core.related import parse_media_type
 from ._core.xop import find_includes, inserted_text_codec, plan_splices
-from ._encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from ._errors import MtomFormatError
 from ._message import MtomMessage, read_mtom
 from ._sync import SyncBody

@@ -38,7 +38,7 @@ from asyncmtom import (  # noqa: E402
     XmlWriter,
     read_mtom,
 )
-from asyncmtom._base64 import Base64Encoder  # noqa: E402
+from asyncmtom._core.base64 import Base64Encoder  # noqa: E402
 from asyncmtom._xop_digest import DigestPass, parse_xml, reference_plans  # noqa: E402
 from asyncmtom.wssec import (  # noqa: E402
     RSA_SHA1,

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from asyncmtom import InvalidXmlError, WriterStateError
-from asyncmtom._xml import XML_NAMESPACE, XmlSerializer
+from asyncmtom._core.xml import XML_NAMESPACE, XmlSerializer
 
 
 def build(steps: list[tuple]) -> bytes:

@@ -7,7 +7,7 @@ import base64
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asyncmtom._base64 import Base64Encoder
+from asyncmtom._core.base64 import Base64Encoder
 
 
 @given(st.lists(st.binary(max_size=50), max_size=20))

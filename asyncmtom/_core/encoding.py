@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._errors import MtomFormatError
-from ._mime import check_action, check_boundary, check_content_id
+from .._errors import MtomFormatError
+from .mime import check_action, check_boundary, check_content_id
 
 __all__ = [
     "SOAP11",

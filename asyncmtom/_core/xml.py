@@ -33,7 +33,7 @@ import re
 from functools import lru_cache
 from xml.parsers import expat
 
-from ._errors import InvalidXmlError, WriterStateError
+from .._errors import InvalidXmlError, WriterStateError
 
 __all__ = [
     "XMIME_NAMESPACE",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from ._errors import MtomFormatError
+from .._errors import MtomFormatError
 
 __all__ = [
     "MultipartFraming",

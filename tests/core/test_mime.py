@@ -7,7 +7,7 @@ import re
 import pytest
 
 from asyncmtom import MtomFormatError
-from asyncmtom._mime import (
+from asyncmtom._core.mime import (
     MultipartFraming,
     check_action,
     check_boundary,
