@@ -39,7 +39,8 @@ dist = Path(sys.argv[1])
 [wheel] = dist.glob("asyncmtom-*.whl")
 [sdist] = dist.glob("asyncmtom-*.tar.gz")
 names = zipfile.ZipFile(wheel).namelist()
-for needed in ("asyncmtom/__init__.py", "asyncmtom/py.typed", "asyncmtom/zeep.py",
+for needed in ("asyncmtom/__init__.py", "asyncmtom/py.typed", "asyncmtom/zeep/__init__.py",
+               "asyncmtom/zeep/xmime.xsd",
                "asyncmtom/wssec.py", "asyncmtom/_xop_digest.py",
                "asyncmtom/__main__.py"):
     assert needed in names, f"{needed} missing from {wheel.name}"

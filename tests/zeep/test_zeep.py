@@ -22,7 +22,7 @@ import httpx
 import pytest
 from mtomcheck import decode_with_email, resolve_xop
 
-from asyncmtom import MtomFormatError, WriteFunction
+from asyncmtom import WriteFunction
 
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
@@ -394,7 +394,7 @@ def test_binary_in_an_attribute_is_refused() -> None:
         f'<s:Envelope xmlns:s="{SOAP_NS["12"]}"><s:Body><x a="{value.token}"/></s:Body>'
         "</s:Envelope>"
     )
-    with pytest.raises(MtomFormatError, match="attribute"):
+    with pytest.raises(ValueError, match="attribute"):
         anyio.run(prepare_request, tree)
 
 
@@ -404,12 +404,12 @@ def test_binary_inside_longer_text_is_refused() -> None:
         f'<s:Envelope xmlns:s="{SOAP_NS["11"]}"><s:Body><x>{value.token} {value.token}</x>'
         "</s:Body></s:Envelope>"
     )
-    with pytest.raises(MtomFormatError, match="whole value"):
+    with pytest.raises(ValueError, match="whole value"):
         anyio.run(prepare_request, tree)
 
 
 def test_not_a_soap_envelope_is_refused() -> None:
-    with pytest.raises(MtomFormatError, match="not a SOAP"):
+    with pytest.raises(ValueError, match="not a SOAP"):
         anyio.run(prepare_request, etree.fromstring("<Envelope/>"))
 
 
@@ -437,7 +437,7 @@ def test_soap12_action_none_written_by_zeep_is_dropped() -> None:
 
 
 def test_binary_is_a_short_token_registered_weakly() -> None:
-    from asyncmtom import zeep as adapter
+    from asyncmtom.zeep import _binary as adapter
 
     value = Binary(b"x" * 1_000_000)
     assert isinstance(value, bytes) and len(value) == 27
@@ -454,13 +454,13 @@ def test_binary_is_a_short_token_registered_weakly() -> None:
 
 
 def test_binary_arguments_are_checked() -> None:
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(TypeError):
         Binary(42)
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError):
         Binary(b"x", size=-1)
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(TypeError):
         Binary(b"x", inline="yes")  # type: ignore[arg-type]
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(TypeError):
         Binary.push("not callable")  # type: ignore[arg-type]
     value = Binary("scan.pdf", size=3, content_type="application/pdf")
     assert (value.source, value.size, value.content_type) == (
