@@ -1,7 +1,7 @@
-"""``python -m asyncmtom``: the command line (see `asyncmtom._cli`)."""
+"""``python -m asyncmtom``: the command line (see `asyncmtom.cli`)."""
 
 from __future__ import annotations
 
-from ._cli import main
+from .cli import main
 
 raise SystemExit(main())

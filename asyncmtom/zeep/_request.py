@@ -20,6 +20,7 @@ from typing import Any
 
 from .._core.related import parse_media_type
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
+from .._tree import StartTag, split_clark, write_start
 from .._writer import XmlWriter
 from ._binary import _REGISTRY, _TOKEN_TEXT_PREFIX, _Source
 from ._wsse import _HeldSignature, _hold_signature
@@ -39,20 +40,6 @@ class MtomRequest:
     binaries: int
 
 
-def _split(tag: str) -> tuple[str | None, str]:
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
-        return namespace or None, local
-    return None, tag
-
-
-def _declare(writer: XmlWriter, prefix: str | None, namespace: str | None) -> None:
-    """Declare *prefix* on the element just started, if it is not already in scope."""
-    # XmlWriter declares namespaces only where names use them; a prefix that
-    # only QName values use (xsi:type="ns1:T") needs its declaration kept too.
-    writer.namespace(prefix or None, namespace or None)
-
-
 def _check_no_token(value: str, where: str) -> None:
     if _TOKEN_TEXT_PREFIX in value:
         raise ValueError(
@@ -62,7 +49,7 @@ def _check_no_token(value: str, where: str) -> None:
 
 
 def _soap_and_action(envelope: Any, headers: Mapping[str, str]) -> tuple[SoapVersion, str | None]:
-    namespace, local = _split(envelope.tag) if isinstance(envelope.tag, str) else (None, "")
+    namespace, local = split_clark(envelope.tag) if isinstance(envelope.tag, str) else (None, "")
     soap = _ENVELOPES.get(namespace or "")
     if soap is None or local != "Envelope":
         raise ValueError(f"not a SOAP 1.1 or 1.2 envelope: the root element is {envelope.tag!r}")
@@ -103,19 +90,18 @@ async def _write_element(
     parent_nsmap: Mapping[Any, str],
     held: _HeldSignature | None = None,
 ) -> int:
-    namespace, local = _split(element.tag)
-    writer.start_element(local, namespace, element.prefix)
+    namespace, local = split_clark(element.tag)
     nsmap: Mapping[Any, str] = element.nsmap
-    for prefix, uri in nsmap.items():
-        if parent_nsmap.get(prefix) != uri:
-            _declare(writer, prefix, uri)
+    tag = StartTag(namespace, local, element.prefix)
+    tag.declarations = [(p, uri) for p, uri in nsmap.items() if parent_nsmap.get(p) != uri]
     for key, value in element.attrib.items():
-        attr_namespace, attr_name = _split(key)
+        attr_namespace, attr_name = split_clark(key)
         _check_no_token(value, f"the attribute {attr_name!r}")
         attr_prefix = None
         if attr_namespace is not None:
             attr_prefix = next((p for p, uri in nsmap.items() if p and uri == attr_namespace), None)
-        writer.attribute(attr_name, value, attr_namespace, attr_prefix)
+        tag.attributes.append((attr_namespace, attr_name, attr_prefix, value))
+    write_start(writer, tag)
     found = 0
     text = element.text
     children = [child for child in element]

@@ -22,10 +22,10 @@ import pytest
 from mtomcheck import decode_with_email, resolve_xop
 
 from asyncmtom import SOAP11, SOAP12, MtomEncoding, XmlWriter
-from asyncmtom._cli import main
+from asyncmtom.cli import main
 
 XOP = "http://www.w3.org/2004/08/xop/include"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def run(*argv: str) -> tuple[int, str]:
