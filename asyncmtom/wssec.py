@@ -24,7 +24,7 @@ What is signed.  A signature over an element that holds an ``xop:Include``
 is verified over the XOP infoset: the element as if the Include were the
 canonical base64 of its part.  That is what is digested here, without ever
 holding the base64: `Signature.sign` computes each signed element's exclusive
-canonical form with the parts held aside (`asyncmtom._xop_digest`), reads the
+canonical form with the parts held aside (`asyncmtom._core.digest`), reads the
 parts the signed elements hold once, feeding the digest the canonical bytes
 before each part, the part's base64 as it streams, and the bytes after it,
 then fills the ``ds:Signature`` (SignedInfo in exclusive C14N, RSA with
@@ -64,10 +64,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from ._body import MtomBody, PlannedPart, PullPiece
-from ._errors import MtomError, WriterStateError
-from ._message import MtomMessage
-from ._writer import XmlWriter
-from ._xop_digest import (
+from ._core.digest import (
     WSU_NAMESPACE,
     DigestPass,
     ReferencePlan,
@@ -76,6 +73,9 @@ from ._xop_digest import (
     parse_xml,
     reference_plans,
 )
+from ._errors import MtomError, WriterStateError
+from ._message import MtomMessage
+from ._writer import XmlWriter
 
 __all__ = [
     "DS_NAMESPACE",

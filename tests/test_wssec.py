@@ -39,7 +39,7 @@ from asyncmtom import (  # noqa: E402
     read_mtom,
 )
 from asyncmtom._core.base64 import Base64Encoder  # noqa: E402
-from asyncmtom._xop_digest import DigestPass, parse_xml, reference_plans  # noqa: E402
+from asyncmtom._core.digest import DigestPass, parse_xml, reference_plans  # noqa: E402
 from asyncmtom.wssec import (  # noqa: E402
     RSA_SHA1,
     SHA1,

@@ -37,8 +37,8 @@ from urllib.parse import unquote
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-from ._core.base64 import Base64Encoder
-from ._core.xml import XOP_NAMESPACE
+from .base64 import Base64Encoder
+from .xml import XOP_NAMESPACE
 
 __all__ = [
     "DigestPass",
