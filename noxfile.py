@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests lint typecheck interop bench demo fuzz``."""
+"""Developer sessions: ``nox -s tests lint typecheck interop bench demo docs fuzz``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def demo(session: nox.Session) -> None:
 def packaging(session: nox.Session) -> None:
     """sdist and wheel build, twine check, smoke test of the installed wheel."""
     session.run("bash", "tests/packaging_check.sh", external=True)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (MkDocs, API reference from the docstrings), warnings as errors."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session
