@@ -41,7 +41,7 @@ dist = Path(sys.argv[1])
 names = zipfile.ZipFile(wheel).namelist()
 for needed in ("asyncmtom/__init__.py", "asyncmtom/py.typed", "asyncmtom/zeep/__init__.py",
                "asyncmtom/zeep/xmime.xsd",
-               "asyncmtom/wssec.py", "asyncmtom/_core/digest.py",
+               "asyncmtom/wssec/__init__.py", "asyncmtom/_core/digest.py",
                "asyncmtom/__main__.py"):
     assert needed in names, f"{needed} missing from {wheel.name}"
 stray = [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]

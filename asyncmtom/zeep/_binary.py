@@ -161,6 +161,3 @@ class Binary(bytes):
 
     def __reduce__(self) -> Any:
         raise TypeError("a Binary stands for a local source and cannot be pickled")
-
-
-# --- values received in a reply --------------------------------------------------------------

@@ -296,7 +296,7 @@ def _mentions(value: object, tokens: set[str], seen: set[int]) -> bool:
     return False
 
 
-# --- what must never reach the wire ------------------------------------------------------------
+# --- the call in progress -----------------------------------------------------------------
 
 
 @dataclass

@@ -170,6 +170,3 @@ async def prepare_request(
             del merged[existing]
         merged[name] = value
     return MtomRequest(writer, merged, binaries)
-
-
-# --- the transports ------------------------------------------------------------------------------
