@@ -16,10 +16,10 @@ from typing import IO
 from xml.parsers import expat
 
 from .._core.related import cid_from_href
+from .._core.xml import XOP_NAMESPACE
 from .._core.xop import find_includes
 from .._errors import MtomFormatError
 from .._message import read_mtom
-from .._core.xml import XOP_NAMESPACE
 from ._capture import CliError, _body_chunks, _capture
 
 #: Text longer than this is shortened by ``inspect`` unless ``--full``.

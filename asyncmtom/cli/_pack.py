@@ -28,9 +28,9 @@ from xml.parsers import expat
 import anyio
 
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
+from .._core.xml import XOP_NAMESPACE
 from .._tree import StartTag, write_start
 from .._writer import XmlWriter
-from .._core.xml import XOP_NAMESPACE
 from ._capture import CliError
 
 _SOAP_BY_NAMESPACE: dict[str, SoapVersion] = {SOAP11.namespace: SOAP11, SOAP12.namespace: SOAP12}

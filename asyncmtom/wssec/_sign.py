@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-from .._body import MtomBody, PlannedPart, PullPiece
+from .._body import MtomBody
 from .._core.digest import (
     WSU_NAMESPACE,
     DigestPass,
@@ -31,6 +31,7 @@ from .._core.digest import (
     parse_xml,
     reference_plans,
 )
+from .._core.plan import PlannedPart, PullPiece
 from .._errors import WriterStateError
 from .._writer import XmlWriter
 from ._signer import (

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .._body import BytesLike
+from .._sources import BytesLike
 
 _TOKEN_PREFIX = b"\x00asyncmtom-xop:"  # 15 bytes: its base64 is a fixed 20-character prefix
 _TOKEN_TEXT_PREFIX = base64.b64encode(_TOKEN_PREFIX).decode("ascii")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._core.related import parse_media_type
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
+from .._core.related import parse_media_type
 from .._tree import StartTag, split_clark, write_start
 from .._writer import XmlWriter
 from ._binary import _REGISTRY, _TOKEN_TEXT_PREFIX, _Source

@@ -26,9 +26,9 @@ import zeep.wsse.signature  # type: ignore[import-untyped, unused-ignore]
 import zeep.xsd.types.builtins  # type: ignore[import-untyped, unused-ignore]
 from zeep.wsdl.utils import etree_to_string  # type: ignore[import-untyped, unused-ignore]
 
-from .._body import ProgressCallback
 from .._core.related import parse_media_type
 from .._message import MtomMessage, read_mtom
+from .._progress import ProgressCallback
 from .._sync import SyncBody
 from ._replies import SpooledBinary, _raw_response_wanted, _ReplyValues, _tokenize_reply
 from ._transport import (
