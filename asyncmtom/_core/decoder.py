@@ -38,8 +38,9 @@ Rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from .._errors import MtomFormatError, MtomLimitError, ReaderStateError
 from .limits import ReaderLimits
@@ -111,6 +112,13 @@ _PART_END = PartEnd()
 _MESSAGE_END = MessageEnd()
 
 
+class _PendingPartEnd:
+    """Put in the parser's event stream after a base64 part's last decoded bytes."""
+
+
+_PENDING_PART_END = _PendingPartEnd()
+
+
 class Decoder:
     """One message's decoding state (see the module docstring for its rules)."""
 
@@ -123,17 +131,16 @@ class Decoder:
         self.part_id: str | None = None
         #: Bytes received of the current part (as sent, before any transfer decoding).
         self.part_done = 0
-        self._events: Iterator[RelatedSegment | bytes | None] = iter(())
+        self._events: Iterator[RelatedSegment | bytes | _PendingPartEnd | None] = iter(())
         self._ended = False  # receive_data(b"") was called
         self._finished = False  # MessageEnd was returned
-        self._pending: PartEnd | None = None  # after a base64 tail
-        self._part_decoder: PartDecoder | None = None
+        self._part_decoder: PartDecoder | None = None  # None between parts
+        self._decode: Callable[[bytes], bytes] | None = None  # None: identity
         self._root_limit: int | None = None  # max_root_size while in the root
         self._raw_size = 0
         self._seen_ids: set[str] = set()
         self._root_seen = False
         self._parser: RelatedParser | None = None
-        self._plain_state = 0  # 0: part start next, 1: in the body, 2: done
         media_type = parse_media_type(content_type)
         if media_type.essence.startswith("multipart/"):
             if media_type.essence != "multipart/related":
@@ -150,7 +157,9 @@ class Decoder:
                 max_headers=limits.max_headers,
                 max_part_size=limits.max_part_size,
             )
-        self._content_type = content_type
+        else:
+            # A plain body: one root part whose only header is the Content-Type.
+            self._events = iter((RelatedSegment([("Content-Type", content_type)]),))
         #: True when the body is ``multipart/related``.
         self.multipart = self._parser is not None
         start = media_type.get("start")
@@ -181,17 +190,38 @@ class Decoder:
                 self._ended = True
             if self._parser is not None:
                 self._events = self._parser.feed(data)
-            else:
-                self._events = iter((data,)) if data else iter(())
+            elif data:
+                self._events = chain(self._events, (data,))
         except BaseException as failure:
             self.fail(failure)
             raise
 
     def next_event(self) -> Event | NeedData:
         """The next event, or `NEED_DATA` until `receive_data` is called."""
-        self.check()
+        if self._failure is not None:
+            raise ReaderStateError("reading this message failed earlier") from self._failure
         try:
-            return self._next_event()
+            # The body chunks of a part are the hot path: handled inline.
+            for raw in self._events:
+                if type(raw) is bytes:
+                    self.part_done += len(raw)
+                    if self._root_limit is not None:
+                        self._check_root_size(len(raw))
+                    decode = self._decode
+                    data = raw if decode is None else decode(raw)
+                    if data:
+                        return Data(data)
+                elif raw is None:
+                    return self._end_part()
+                elif isinstance(raw, RelatedSegment):
+                    return self._start_part(raw)
+                else:
+                    return _PART_END  # after a base64 tail
+            if not self._ended:
+                return NEED_DATA
+            if self._parser is None and self._part_decoder is not None:
+                return self._end_part()  # a plain body ends with the input
+            return self._end_message()
         except BaseException as failure:
             self.fail(failure)
             raise
@@ -205,31 +235,6 @@ class Decoder:
         """Record a failure: every later call raises `ReaderStateError`."""
         if self._failure is None:
             self._failure = failure
-
-    def _next_event(self) -> Event | NeedData:
-        if self._pending is not None:
-            event, self._pending = self._pending, None
-            return event
-        if self._finished:
-            return _MESSAGE_END
-        if self._parser is None and self._plain_state == 0:
-            self._plain_state = 1
-            return self._start_part(RelatedSegment([("Content-Type", self._content_type)]))
-        for raw in self._events:
-            if isinstance(raw, bytes):
-                data = self._body(raw)
-                if data:
-                    return Data(data)
-            elif raw is None:
-                return self._end_part()
-            else:
-                return self._start_part(raw)
-        if not self._ended:
-            return NEED_DATA
-        if self._parser is None and self._plain_state == 1:
-            self._plain_state = 2
-            return self._end_part()
-        return self._end_message()
 
     def _start_part(self, segment: RelatedSegment) -> PartStart:
         content_id = segment.content_id
@@ -254,33 +259,33 @@ class Decoder:
             # RFC 2387: ``type`` is the root's type.
             content_type = (is_root and self.root_type) or DEFAULT_PART_CONTENT_TYPE
         self._part_decoder = make_part_decoder(segment.transfer_encoding)
+        # Identity encodings hand the chunk on as is: no call per chunk.
+        self._decode = (
+            None if type(self._part_decoder) is PartDecoder else self._part_decoder.decode
+        )
         self._root_limit = self._limits.max_root_size if is_root else None
         self._raw_size = 0
         self.part_id = content_id
         self.part_done = 0
         return PartStart(content_id or None, content_type, segment.headers, is_root)
 
-    def _body(self, raw: bytes) -> bytes:
-        self.part_done += len(raw)
-        if self._root_limit is not None:
-            self._raw_size += len(raw)
-            if self._raw_size > self._root_limit:
-                raise MtomLimitError(
-                    f"root part larger than max_root_size ({self._root_limit} bytes)"
-                )
-        assert self._part_decoder is not None
-        return self._part_decoder.decode(raw)
+    def _check_root_size(self, size: int) -> None:
+        self._raw_size += size
+        if self._root_limit is not None and self._raw_size > self._root_limit:
+            raise MtomLimitError(f"root part larger than max_root_size ({self._root_limit} bytes)")
 
     def _end_part(self) -> Data | PartEnd:
         assert self._part_decoder is not None
         tail = self._part_decoder.finish()
-        self._part_decoder = None
+        self._part_decoder = self._decode = None
         if tail:
-            self._pending = _PART_END
+            self._events = chain((_PENDING_PART_END,), self._events)
             return Data(tail)
         return _PART_END
 
     def _end_message(self) -> MessageEnd:
+        if self._finished:
+            return _MESSAGE_END
         self._finished = True
         if self.start is not None and not self._root_seen:
             raise MtomFormatError(f"start names part <{self.start}>, which the message lacks")
