@@ -3,11 +3,21 @@
 Async tests are written against anyio and run twice: on asyncio and on trio,
 through anyio's pytest plugin (``@pytest.mark.anyio``).  Tests that exercise an
 asyncio-only peer (aiohttp) use pytest-asyncio in strict mode instead.
+
+The helpers every kind of test shares (the local HTTP endpoints
+``httpserver`` and ``authserver``, the independent decoders ``mtomcheck`` and
+``wsscheck``) live in ``tests/helpers/``, which is put on ``sys.path`` here so
+a test imports them by name from any folder (``from mtomcheck import ...``).
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -3,7 +3,7 @@
 Each example is run twice: as shipped, in a subprocess against the embedded
 endpoint (examples/local_endpoint.py, which decodes with ``read_mtom``); and
 in this process with that endpoint swapped for one that decodes the request
-with the standard library's ``email`` parser (tests/mtomcheck.py) and reports
+with the standard library's ``email`` parser (tests/helpers/mtomcheck.py) and reports
 the same receipt, so every message an example writes is also decoded by
 something not ours.  A wrong digest in the receipt must make an example fail.
 """

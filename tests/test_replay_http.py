@@ -1,6 +1,6 @@
 """Real clients send the body again: Digest, NTLM, a three-leg auth flow, 307/308.
 
-The endpoint (tests/authserver.py) checks every Digest response itself (RFC
+The endpoint (tests/helpers/authserver.py) checks every Digest response itself (RFC
 7616) and runs pyspnego's NTLM acceptor; what it finally accepts is decoded
 with the standard library's ``email`` parser and each part's SHA-256 compared
 with the source's.  httpx runs on asyncio and trio, aiohttp on asyncio under a

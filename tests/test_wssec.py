@@ -1,7 +1,7 @@
 """asyncmtom.wssec: WS-Security signatures over MTOM messages, digests streamed.
 
 Each signed message is decoded by the standard library's ``email`` parser,
-its XOP infoset rebuilt with lxml (tests/wsscheck.py), and the signature
+its XOP infoset rebuilt with lxml (tests/helpers/wsscheck.py), and the signature
 checked by zeep's ``verify_envelope`` (python-xmlsec over libxmlsec1): code
 no one here wrote.  The command-line xmlsec1 and Apache WSS4J check the same
 messages in tests/interop/test_wssec_verifiers.py.

@@ -1,7 +1,7 @@
 """The command line: ``python -m asyncmtom inspect | unpack | pack``.
 
 Messages come from the writer (and are decoded by the standard library's
-``email`` parser as well, tests/mtomcheck.py) or are captures written by hand
+``email`` parser as well, tests/helpers/mtomcheck.py) or are captures written by hand
 the way other stacks send them: a raw HTTP request with a chunked body,
 Metro's unquoted parameters, LF-only header lines, folded headers.
 """

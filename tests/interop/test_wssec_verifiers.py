@@ -4,7 +4,7 @@ asyncmtom.wssec signs a message whose attachments stream (the digest covers
 each part's base64 without the base64 ever being held).  Each message is
 decoded with the standard library's ``email`` parser and its XOP infoset
 rebuilt with lxml (each ``xop:Include`` replaced by its part's base64,
-tests/wsscheck.py); then two verifiers no one here wrote check it:
+tests/helpers/wsscheck.py); then two verifiers no one here wrote check it:
 
 - ``xmlsec1 --verify`` (Debian's xmlsec1, libxmlsec1 over OpenSSL) with the
   certificate given on the command line;

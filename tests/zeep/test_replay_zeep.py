@@ -1,7 +1,7 @@
 """zeep through asyncmtom.zeep sends again for Digest and NTLM, unchanged user code.
 
 The transports take the user's own httpx client (``auth=``); the endpoint
-(tests/authserver.py) checks the Digest response itself and runs pyspnego's
+(tests/helpers/authserver.py) checks the Digest response itself and runs pyspnego's
 NTLM acceptor, and decodes what it accepts with the standard library's
 ``email`` parser.
 """

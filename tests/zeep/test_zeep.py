@@ -2,7 +2,7 @@
 
 zeep builds every request from a WSDL; an httpx mock transport (no socket)
 receives the body, which the standard library's ``email`` parser decodes
-(tests/mtomcheck.py), and answers either plain SOAP or an MTOM reply laid
+(tests/helpers/mtomcheck.py), and answers either plain SOAP or an MTOM reply laid
 out by hand the way Metro sends one; zeep parses the answer.  The real peer
 (Metro) is in tests/interop/test_zeep_metro.py.
 """

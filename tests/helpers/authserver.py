@@ -7,7 +7,7 @@ real: `Digest` checks the RFC 7616 response itself (the hash of the password,
 nonce, cnonce, nonce count, method and URI), `Ntlm` runs pyspnego's NTLM
 acceptor per connection against a credential file, `Redirect` answers 307 or
 308.  Every body the endpoint accepts is decoded with the standard library's
-``email`` parser (tests/mtomcheck.py), so the tests compare SHA-256 digests of
+``email`` parser (tests/helpers/mtomcheck.py), so the tests compare SHA-256 digests of
 what a decoder no one here wrote got.
 """
 
