@@ -1,32 +1,33 @@
 """Sans-I/O decoding of ``multipart/related`` (RFC 2387) for the MTOM reader.
 
-Strategy.  Bytes in, events out, no I/O and no awaits: the async shell in
-the reader shell feeds received chunks to `RelatedParser` and acts on its events.
+Rules.
+
+- Parts are identified by ``Content-ID`` and need no ``Content-Disposition``;
+  the root is chosen by the decoder (``_core.decoder``), not here.
+- Tolerated, as real MTOM stacks (WCF, Metro, CXF, gSOAP, Axis2) differ:
+  parameters quoted or not, ``start`` with or without angle brackets, a
+  Content-ID without them, header names in any case, folded header lines, no
+  space after the colon, a preamble, an epilogue, no CRLF after the closing
+  delimiter, a boundary longer than RFC 2046's 70 characters, and ``binary``,
+  ``8bit``, ``7bit``, absent or ``base64`` transfer encodings (`Base64Decoder`
+  decodes the last one incrementally).
+- Line breaks must be CRLF, as MIME requires: a message whose line breaks were
+  rewritten to bare LF has had its binary parts rewritten too, so it is
+  refused (`MtomFormatError`) rather than decoded into silently corrupt data.
+  ``quoted-printable`` and unknown transfer encodings are refused for the same
+  reason: no MTOM stack sends them and guessing would corrupt data.
+- ``max_header_size`` counts the whole header section of a part, not one line.
+- Every failure of the underlying parser is translated by `translate_error`:
+  ``ParserLimitReached`` becomes `MtomLimitError`, any other parser error
+  `MtomFormatError`.  Nothing else escapes.
+
+Strategy.  Bytes in, events out, no I/O and no awaits: the decoder feeds
+received chunks to `RelatedParser` and turns its events into the reader's.
 The parser is a subclass of ``multipart.PushMultipartParser``, which finds
 delimiters with ``bytes.find`` and hands out body chunks as slices of the
 received buffers (the whole buffer, uncopied, when no delimiter is near), so
 the cost per byte is one scan.  `RelatedParser` only changes what the
-form-data parser would refuse: parts are identified by ``Content-ID`` and need
-no ``Content-Disposition`` (``_create_segment`` is the extension point), and
-the header limit counts the whole header section of a part, not one line.
-
-Everything here is tolerant where real MTOM stacks (WCF, Metro, CXF, gSOAP,
-Axis2) differ: parameters quoted or not, ``start`` with or without angle
-brackets, a Content-ID without them, header names in any case, folded header
-lines, no space after the colon, a preamble, an epilogue, no CRLF after the
-closing delimiter, a boundary longer than RFC 2046's 70 characters, and
-``binary``, ``8bit``, ``7bit``, absent or ``base64`` transfer encodings
-(`Base64Decoder` decodes the last one incrementally).
-
-Limits.  Line breaks must be CRLF, as MIME requires: a message whose line
-breaks were rewritten to bare LF has had its binary parts rewritten too, so it
-is refused (`MtomFormatError`) rather than decoded into silently corrupt data.
-``quoted-printable`` and unknown transfer encodings are refused for the same
-reason: no MTOM stack sends them and guessing would corrupt data.
-
-Every failure of the underlying parser is translated by `translate_error`:
-``ParserLimitReached`` becomes `MtomLimitError`, any other parser error
-`MtomFormatError`.  Nothing else escapes.
+form-data parser would refuse (``_create_segment`` is the extension point).
 """
 
 from __future__ import annotations

@@ -1,5 +1,19 @@
 """Sans-I/O XOP resolution: find each ``xop:Include`` in the root XML, safely.
 
+Rules.
+
+- A document type declaration is refused outright, so no entity can be
+  declared, expanded (no "billion laughs") or fetched (no external entity);
+  parameter entity parsing is off as well.
+- An href that is not a ``cid:`` URL (``http:``, ``file:``, ...) is refused,
+  never fetched.
+- Refused per XOP 1.0 section 3: an Include without ``href``, with element
+  children or non-whitespace text, beside other content of its parent, or as
+  the document element.  Whitespace around an Include (pretty-printed XML) is
+  kept as written; XML Schema collapses it in ``xs:base64Binary``.
+- Two Includes may name the same part.
+- Everything refused is `MtomFormatError`: the root is what a peer sent.
+
 Strategy.  The root part is parsed once with the standard library's expat
 (no new dependency) only to learn *where* each ``xop:Include`` element lies:
 its byte span in the root as received.  Resolution then splices canonical
@@ -15,16 +29,6 @@ parent, since XOP allows nothing else beside it.  This needs no scanning for
 ``>`` and so holds for any encoding expat reads; base64 is ASCII and is
 written in the root's encoding (UTF-16 when the root starts with a UTF-16
 byte order mark, otherwise any ASCII-compatible encoding as is).
-
-Safety.  A document type declaration is refused outright, so no entity can
-be declared, expanded (no "billion laughs") or fetched (no external entity);
-parameter entity parsing is off as well.  An href that is not a ``cid:`` URL
-(``http:``, ``file:``, ...) is refused, never fetched.  Refused as
-`MtomFormatError` too, per XOP 1.0 section 3: an Include without ``href``,
-with element children or non-whitespace text, beside other content of its
-parent, or as the document element.  Whitespace around an Include
-(pretty-printed XML) is kept as written; XML Schema collapses it in
-``xs:base64Binary``.  Two Includes may name the same part.
 """
 
 from __future__ import annotations
