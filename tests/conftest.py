@@ -6,8 +6,9 @@ asyncio-only peer (aiohttp) use pytest-asyncio in strict mode instead.
 
 The helpers every kind of test shares (the local HTTP endpoints
 ``httpserver`` and ``authserver``, the independent decoders ``mtomcheck`` and
-``wsscheck``) live in ``tests/helpers/``, which is put on ``sys.path`` here so
-a test imports them by name from any folder (``from mtomcheck import ...``).
+``wsscheck``, the reader's hand-written messages and sources ``readercases``)
+live in ``tests/helpers/``, which is put on ``sys.path`` here so a test imports
+them by name from any folder (``from mtomcheck import ...``).
 """
 
 from __future__ import annotations
