@@ -1,22 +1,23 @@
 """Streaming the body: the root part, then each deferred source into its own part.
 
-Strategy.  The body is one native async generator, so an HTTP client can pull
-it like any other content iterator and the event loop finalizes it if the
-client abandons it.  Push callbacks run *inside the consumer's own task*: the
-generator drives the callback's coroutine by hand (``send``/``throw``), the way
-an event loop does.  ``await write(chunk)`` suspends the callback with a
-private signal object; the generator yields the chunk to the consumer and
-resumes the callback only when the consumer asks for the next chunk, so the
-chunk has been handed on when ``write`` returns and the caller may reuse its
-buffer.  Every other value the callback's coroutine yields (an asyncio future,
-a trio trap) is forwarded unchanged to the event loop and the loop's answer is
-sent back, so the callback may await anything: file reads, sleeps, locks.
-No task is spawned and none can leak; cancellation reaches the callback at its
-current await, and closing the generator (``aclose()``, or finalization of an
-abandoned generator) throws ``GeneratorExit`` into the callback so that its
-``finally`` blocks run, awaits included.
+Strategy. The body is one native async generator, so an HTTP client can pull it
+like any other content iterator and the event loop finalizes it if the client
+abandons it. Push callbacks run *inside the consumer's own task*: the generator
+drives the callback's coroutine by hand (``send``/``throw``), the way an event
+loop does, through the trampoline of ``_trampoline``. ``await write(chunk)``
+suspends the callback with a private signal object; the generator yields the
+chunk to the consumer and resumes the callback only when the consumer asks for
+the next chunk, so the chunk has been handed on when ``write`` returns and the
+caller may reuse its buffer. Every other value the callback's coroutine yields
+(an asyncio future, a trio trap) is forwarded unchanged to the event loop and
+the loop's answer is sent back, so the callback may await anything: file reads,
+sleeps, locks. No task is spawned and none can leak; cancellation reaches the
+callback at its current await, and closing the generator (``aclose()``, or
+finalization of an abandoned generator) throws ``GeneratorExit`` into the
+callback so that its ``finally`` blocks run, awaits included.
 
-Buffering is bounded: chunks smaller than ``pass_through_size`` are copied
+Buffering is bounded (the policy is ``_core.outbox``, the parts' plan
+``_core.plan``): chunks smaller than ``pass_through_size`` are copied
 into one small buffer together with the MIME framing and handed on when it
 reaches ``coalesce_size``; larger ``bytes`` chunks are handed on as they are,
 never copied.  A ``write_bytes`` value of more than four ``read_size`` is the
@@ -72,7 +73,6 @@ import weakref
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
-    Generator,
 )
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -83,20 +83,15 @@ import anyio
 
 from ._core.outbox import Outbox, RawOutbox
 from ._core.plan import PlannedPart, PullPiece, PushPiece
-from ._errors import MtomError, MtomFormatError, PartSizeError, WriterStateError
+from ._errors import MtomError, PartSizeError, WriterStateError
 from ._progress import Progress, ProgressCallback
-from ._sources import BytesLike, SourceChunks, as_chunk, replay_of
+from ._sources import SourceChunks, replay_of
+from ._trampoline import ChunkSignal, Forward, PushWrite, trampoline
 
 __all__ = [
     "BodyPass",
     "BodyStatus",
-    "BytesLike",
     "MtomBody",
-    "PlannedPart",
-    "Progress",
-    "ProgressCallback",
-    "PullPiece",
-    "PushPiece",
     "iter_body",
     "pull_piece",
 ]
@@ -132,64 +127,6 @@ class BodyStatus:
     def track(self, gen: AsyncGenerator[Any, None]) -> None:
         assert isinstance(gen, AsyncGeneratorType)
         self.gen = weakref.ref(gen)
-
-
-_DRIVEN: dict[int, object] = {}  # push callbacks' coroutines being driven, by id
-
-
-class _ChunkSignal:
-    """What ``await write(chunk)`` yields to the body generator driving the callback."""
-
-    __slots__ = ("data", "write")
-
-    def __init__(self, data: bytes | memoryview, write: _PushWrite) -> None:
-        self.data = data
-        self.write = write
-
-    def __await__(self) -> Generator[Any, None, None]:
-        if not self.write.active:
-            # Awaited in another task: the signal would reach that task's event loop.
-            raise WriterStateError(
-                "write() must be awaited by the push callback itself, not from another task"
-            )
-        yield self
-
-
-class _Forward:
-    """Forward one value yielded by the callback's coroutine to the event loop."""
-
-    __slots__ = ("signal",)
-
-    def __init__(self, signal: object) -> None:
-        self.signal = signal
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        return (yield self.signal)
-
-
-class _PushWrite:
-    """The ``write`` function handed to a deferred push callback."""
-
-    __slots__ = ("active", "content_id", "returned", "unawaited")
-
-    def __init__(self, content_id: str) -> None:
-        self.content_id = content_id
-        self.active = False
-        self.returned = False
-        self.unawaited = 0  # write() calls whose chunk the driver has not received
-
-    def __call__(self, chunk: BytesLike) -> Awaitable[None]:
-        if self.returned:
-            raise WriterStateError(
-                f"write() called after the push callback of part <{self.content_id}> returned"
-            )
-        if not self.active:
-            raise WriterStateError(
-                "write() must be awaited by the push callback itself, not from another task"
-            )
-        signal = _ChunkSignal(as_chunk(chunk), self)
-        self.unawaited += 1
-        return signal
 
 
 def _note(exc: BaseException, content_id: str) -> None:
@@ -532,37 +469,21 @@ async def iter_body(
                                 for ready in box.add(bytes(view[start : start + slice_size])):
                                     yield ready
                     elif type(piece) is PushPiece:
-                        write = _PushWrite(part.content_id)
-                        awaitable = piece.callback(write, *piece.args)
-                        if not isinstance(awaitable, Awaitable):
-                            raise MtomFormatError(
-                                "a push callback must be an async function; "
-                                f"it returned {type(awaitable).__name__}"
-                            )
-                        steps = awaitable.__await__()
-                        # Held here too, not only by this frame: when an abandoned pass
-                        # becomes garbage in a reference cycle, the collector would
-                        # otherwise close the callback's coroutine on its own, at once
-                        # (its cleanup could not await), before the event loop's
-                        # finalizer closes this generator and throws into it properly.
-                        _DRIVEN[id(awaitable)] = awaitable
+                        write = PushWrite(part.content_id)
+                        steps = trampoline(piece.callback, piece.args, write)
                         send: Any = None
                         throw: BaseException | None = None
                         refused: MtomError | None = None
                         gone: BaseException | None = None
                         try:
+                            next(steps)
                             while True:
-                                write.active = True
                                 try:
-                                    signal = (
-                                        steps.send(send) if throw is None else steps.throw(throw)
-                                    )
+                                    signal = steps.send((send, throw))
                                 except StopIteration:
                                     break
-                                finally:
-                                    write.active = False
                                 send = throw = None
-                                if type(signal) is _ChunkSignal:
+                                if type(signal) is ChunkSignal:
                                     if gone is not None:
                                         throw = gone  # the consumer is gone
                                         continue
@@ -599,15 +520,11 @@ async def iter_body(
                                         except BaseException as exc:  # aclose() or athrow()
                                             gone = exc
                                     try:
-                                        send = await _Forward(signal)
+                                        send = await Forward(signal)
                                     except BaseException as exc:
                                         throw = exc
                         finally:
-                            write.returned = True
-                            close = getattr(steps, "close", None)
-                            if close is not None:
-                                close()
-                            del _DRIVEN[id(awaitable)]
+                            steps.close()
                         if gone is not None:
                             raise gone
                         if refused is not None:

@@ -51,7 +51,7 @@ from ._core.encoding import (
 from ._core.mime import MultipartFraming, check_media_type, make_boundary
 from ._core.plan import PlannedPart, PullPiece, PushPiece, XopPlan
 from ._core.xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
-from ._errors import MtomFormatError, PartSizeError, WriterStateError
+from ._errors import PartSizeError, WriterStateError
 from ._progress import ProgressCallback
 from ._sources import BytesLike, ByteSource, SourceChunks, as_chunk, check_source
 
@@ -116,13 +116,15 @@ class _InlineWrite:
 
 def _check_size(size: int | None) -> int | None:
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        raise MtomFormatError(f"size must be an int >= 0 or None, not {size!r}")
+        raise (TypeError if not isinstance(size, int) or isinstance(size, bool) else ValueError)(
+            f"size must be an int >= 0 or None, not {size!r}"
+        )
     return size
 
 
 def _check_inline(inline: bool | None) -> bool | None:
     if inline is not None and not isinstance(inline, bool):
-        raise MtomFormatError(f"inline must be True, False or None, not {inline!r}")
+        raise TypeError(f"inline must be True, False or None, not {inline!r}")
     return inline
 
 
@@ -183,20 +185,22 @@ class XmlWriter:
         if encoding is None:
             encoding = MtomEncoding()
         if not isinstance(encoding, (MtomEncoding, TextEncoding)):
-            raise MtomFormatError(
-                f"encoding must be an MtomEncoding or a TextEncoding, not {encoding!r}"
-            )
+            raise TypeError(f"encoding must be an MtomEncoding or a TextEncoding, not {encoding!r}")
         for name, value in (
             ("read_size", read_size),
             ("coalesce_size", coalesce_size),
             ("pass_through_size", pass_through_size),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise MtomFormatError(f"{name} must be an int >= 1")
-        if not isinstance(join_size, int) or isinstance(join_size, bool) or join_size < 0:
-            raise MtomFormatError("join_size must be an int >= 0")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int >= 1, not {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be an int >= 1, not {value!r}")
+        if not isinstance(join_size, int) or isinstance(join_size, bool):
+            raise TypeError(f"join_size must be an int >= 0, not {join_size!r}")
+        if join_size < 0:
+            raise ValueError(f"join_size must be an int >= 0, not {join_size!r}")
         if sink is not None and not callable(getattr(sink, "send", None)):
-            raise MtomFormatError("sink must have an async send(bytes) method")
+            raise TypeError("sink must have an async send(bytes) method")
         self.encoding = encoding
         self._sink = sink
         self._read_size = read_size
@@ -370,7 +374,7 @@ class XmlWriter:
         run at once (TextEncoding, or a declared size within the inline limit).
         """
         if not callable(callback):
-            raise MtomFormatError("push_bytes() needs an async callback(write, *args)")
+            raise TypeError("push_bytes() needs an async callback(write, *args)")
         size = _check_size(size)
 
         async def run(emit: Callable[[bytes | memoryview], Awaitable[None]]) -> None:
@@ -604,7 +608,7 @@ class XmlWriter:
                 f"{self._unfilled[0]} is not filled in yet: the message would go out without it"
             )
         if progress is not None and not callable(progress):
-            raise MtomFormatError("progress must be a callable taking a Progress")
+            raise TypeError("progress must be a callable taking a Progress")
         if "aiohttp" in sys.modules:  # aiohttp can only send it again through our payload
             from ._aiohttp import register_payload
 
@@ -635,7 +639,7 @@ class XmlWriter:
     async def write_to(self, stream: ByteSink, *, progress: ProgressCallback | None = None) -> None:
         """Send the whole body into *stream* (``async send(bytes)``), closing the body after."""
         if not callable(getattr(stream, "send", None)):
-            raise MtomFormatError("write_to() needs an object with an async send(bytes) method")
+            raise TypeError("write_to() needs an object with an async send(bytes) method")
         async with aclosing(self.body(progress=progress)) as body:
             async for chunk in body:
                 await stream.send(chunk)

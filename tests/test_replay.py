@@ -20,7 +20,14 @@ import anyio.lowlevel
 import pytest
 from mtomcheck import decode_with_email
 
-from asyncmtom import MtomEncoding, PartSizeError, Progress, WriterStateError, XmlWriter, _body
+from asyncmtom import (
+    MtomEncoding,
+    PartSizeError,
+    Progress,
+    WriterStateError,
+    XmlWriter,
+    _trampoline,
+)
 
 pytestmark = pytest.mark.anyio
 NS = "urn:example"
@@ -110,7 +117,7 @@ async def test_every_kind_of_source_is_sent_again_byte_for_byte(tmp_path: Path) 
     assert part_digests(writer, first) == [whole, whole, whole, tail, whole]
     with pytest.raises(WriterStateError):
         writer.body()  # body() itself is called once
-    assert not _body._DRIVEN, "no callback coroutine is held once its pass ended"
+    assert not _trampoline.DRIVEN, "no callback coroutine is held once its pass ended"
 
 
 async def test_a_one_shot_source_refuses_a_second_pass_before_any_byte() -> None:
@@ -343,7 +350,7 @@ async def test_a_dropped_body_with_an_abandoned_pass_is_finalized() -> None:
         while not events:
             await anyio.sleep(0.01)
     assert events == ["cleanup"]
-    assert not _body._DRIVEN, "the finalized pass let its callback's coroutine go"
+    assert not _trampoline.DRIVEN, "the finalized pass let its callback's coroutine go"
 
 
 def test_aiohttp_payload_is_registered_only_where_aiohttp_is_imported() -> None:

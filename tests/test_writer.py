@@ -508,12 +508,16 @@ async def test_bad_argument_types() -> None:
     writer.start_element("a", NS)
     with pytest.raises(TypeError):
         await writer.write_bytes("text")  # type: ignore[arg-type]
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError):
         await writer.push_bytes(chunked_push, b"", 1, size=-1)
     with pytest.raises(TypeError):
+        await writer.push_bytes(chunked_push, b"", 1, size="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
         await writer.pull_bytes(12)  # type: ignore[arg-type]
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(TypeError):
         XmlWriter("mtom")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        XmlWriter(join_size=-1)
 
 
 def assert_aborted(received: bytes, boundary_marker: bytes = b"--\r\n") -> None:
