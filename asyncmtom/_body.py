@@ -476,10 +476,11 @@ async def iter_body(
                         refused: MtomError | None = None
                         gone: BaseException | None = None
                         try:
-                            next(steps)
                             while True:
+                                if throw is not None:
+                                    write.thrown = throw
                                 try:
-                                    signal = steps.send((send, throw))
+                                    signal = steps.send(send)
                                 except StopIteration:
                                     break
                                 send = throw = None

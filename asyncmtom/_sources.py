@@ -182,6 +182,18 @@ class SourceChunks:
         return self
 
     async def __anext__(self) -> bytes | memoryview:
+        read = self._read
+        if read is not None:  # the common case first: one call per chunk
+            chunk = await read(self.read_size)
+            if not chunk:
+                raise StopAsyncIteration
+            return as_chunk(chunk)
+        if self._iterator is not None:
+            return as_chunk(await self._iterator.__anext__())
+        return await self._first()
+
+    async def _first(self) -> bytes | memoryview:
+        """Set up the source on its first chunk (bytes-like values: every chunk)."""
         source = self.source
         if isinstance(source, (bytes, bytearray, memoryview)):
             start = self._offset
@@ -191,43 +203,30 @@ class SourceChunks:
             if start == 0 and len(source) <= self.read_size:
                 return as_chunk(source)
             return as_chunk(memoryview(source)[start : start + self.read_size])
-        if self._read is None and self._iterator is None and self._receive is None:
-            self._start()
-        if self._read is not None:
-            if self._opened is None and isinstance(source, os.PathLike):
-                self._opened = await anyio.open_file(source, "rb")
-                self._read = self._opened.read
-            elif self.position is not None:
-                position, self.position = self.position, None
-                await _resolve(source.seek(position))  # type: ignore[attr-defined]
-            chunk = await self._read(self.read_size)
-            if not chunk:
-                raise StopAsyncIteration
-        elif self._receive is not None:
-            try:
-                chunk = await self._receive.receive(self.read_size)
-            except anyio.EndOfStream:
-                raise StopAsyncIteration from None
-        else:
-            assert self._iterator is not None
-            chunk = await self._iterator.__anext__()
-        return as_chunk(chunk)
-
-    def _start(self) -> None:
-        source = self.source
         if isinstance(source, os.PathLike):
-            self._read = _not_opened
-            return
-        if isinstance(source, anyio.abc.ByteReceiveStream):
+            self._opened = await anyio.open_file(source, "rb")
+            self._read = self._opened.read
+        elif isinstance(source, anyio.abc.ByteReceiveStream):
             self._receive = source
-            return
-        read = getattr(source, "read", None)
-        if callable(read):
-            self._read = read
-        elif isinstance(source, AsyncIterable):
-            self._iterator = aiter(source)
+            self._read = self._received
         else:
-            raise TypeError(f"a source must be {_KINDS}, not {type(source).__name__}")
+            read = getattr(source, "read", None)
+            if callable(read):
+                if self.position is not None:
+                    await _resolve(source.seek(self.position))  # type: ignore[attr-defined]
+                self._read = read
+            elif isinstance(source, AsyncIterable):
+                self._iterator = aiter(source)
+            else:
+                raise TypeError(f"a source must be {_KINDS}, not {type(source).__name__}")
+        return await self.__anext__()
+
+    async def _received(self, n: int) -> bytes:
+        assert self._receive is not None
+        try:
+            return await self._receive.receive(n)
+        except anyio.EndOfStream:
+            return b""
 
     async def aclose(self) -> None:
         if self._opened is not None:
@@ -237,7 +236,3 @@ class SourceChunks:
             await self._iterator.aclose()
         elif self._iterator is None and inspect.isasyncgen(self.source):
             await self.source.aclose()  # aborted before its first chunk: still closed
-
-
-async def _not_opened(n: int) -> bytes:  # pragma: no cover - replaced before any read
-    raise AssertionError("a path source is opened before it is read")

@@ -7,9 +7,9 @@ event loop does, and yields every value the coroutine yields.  ``await
 write(chunk)`` yields a `ChunkSignal`; anything else (an asyncio future, a
 trio trap) is for the event loop.  The body's pass (``_body.iter_body``)
 decides what to do with each: a chunk is handed on to the consumer, any other
-value is forwarded to the loop with `Forward` and the loop's answer, or the
-exception to raise in the callback, is sent back into the trampoline as
-``(value, exception)``.
+value is forwarded to the loop with `Forward` and the loop's answer is sent
+back into the trampoline (an exception to raise in the callback instead is
+set as ``write.thrown`` first).
 
 ``write`` (`PushWrite`) is usable only while the trampoline steps the
 coroutine: awaited from another task, its signal would reach that task's
@@ -33,7 +33,7 @@ __all__ = ["DRIVEN", "ChunkSignal", "Forward", "PushWrite", "trampoline"]
 #: would otherwise close a trampoline, and with it the callback's coroutine, on
 #: its own, at once (its cleanup could not await), before the event loop's
 #: finalizer closes the pass and throws into it properly.
-DRIVEN: dict[object, object] = {}
+DRIVEN: dict[int, object] = {}
 
 
 class ChunkSignal:
@@ -69,12 +69,13 @@ class Forward:
 class PushWrite:
     """The ``write`` function handed to a deferred push callback."""
 
-    __slots__ = ("active", "content_id", "returned", "unawaited")
+    __slots__ = ("active", "content_id", "returned", "thrown", "unawaited")
 
     def __init__(self, content_id: str) -> None:
         self.content_id = content_id
         self.active = False
         self.returned = False
+        self.thrown: BaseException | None = None  # to raise in the callback at its next step
         self.unawaited = 0  # write() calls whose chunk the driver has not received
 
     def __call__(self, chunk: BytesLike) -> Awaitable[None]:
@@ -91,32 +92,25 @@ class PushWrite:
         return signal
 
 
-Resume = tuple[Any, "BaseException | None"]
-
-
 def trampoline(
     callback: Callable[..., Awaitable[object]], args: tuple[Any, ...], write: PushWrite
-) -> Generator[object, Resume, None]:
+) -> Generator[object, object, None]:
     """Step ``callback(write, *args)``: yields what its coroutine yields.
 
-    Prime it with ``next()`` (which calls the callback), then send
-    ``(value, None)`` to resume the coroutine with a value or ``(None, exc)``
-    to raise *exc* in it; `StopIteration` means the callback returned.  The
-    generator is held in `DRIVEN` until it ends, so that the garbage
-    collector never closes it (and the callback) on its own.
+    Each ``send(value)`` resumes the coroutine with *value* (the first, which
+    calls the callback, with None); to raise an exception in it instead, set
+    ``write.thrown`` before the ``send``.  `StopIteration` means the callback
+    returned.  The generator is held in `DRIVEN` until it ends, so that the
+    garbage collector never closes it (and the callback) on its own.
     """
-    key = object()
-    steps = _drive(callback, args, write, key)
-    DRIVEN[key] = steps
+    steps = _drive(callback, args, write)
+    DRIVEN[id(write)] = steps
     return steps
 
 
 def _drive(
-    callback: Callable[..., Awaitable[object]],
-    args: tuple[Any, ...],
-    write: PushWrite,
-    key: object,
-) -> Generator[object, Resume, None]:
+    callback: Callable[..., Awaitable[object]], args: tuple[Any, ...], write: PushWrite
+) -> Generator[object, object, None]:
     try:
         awaitable = callback(write, *args)
         if not isinstance(awaitable, Awaitable):
@@ -124,21 +118,26 @@ def _drive(
                 f"a push callback must be an async function; it returned {type(awaitable).__name__}"
             )
         steps = awaitable.__await__()
+        send: object = None
         try:
-            send, throw = yield None
             while True:
                 write.active = True
+                thrown = write.thrown
                 try:
-                    signal = steps.send(send) if throw is None else steps.throw(throw)
+                    if thrown is None:
+                        signal = steps.send(send)
+                    else:
+                        write.thrown = None
+                        signal = steps.throw(thrown)
                 except StopIteration:
                     return
                 finally:
                     write.active = False
-                send, throw = yield signal
+                send = yield signal
         finally:
             write.returned = True
             close = getattr(steps, "close", None)
             if close is not None:
                 close()
     finally:
-        del DRIVEN[key]
+        del DRIVEN[id(write)]

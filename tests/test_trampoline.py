@@ -27,15 +27,15 @@ def test_chunks_and_loop_values_are_yielded_in_order_and_answers_sent_back() -> 
 
     write = PushWrite("p@x")
     steps = trampoline(callback, (b"a",), write)
-    assert next(steps) is None and len(DRIVEN) == 1
-    first = steps.send((None, None))
+    assert len(DRIVEN) == 1
+    first = steps.send(None)
     assert type(first) is ChunkSignal and first.data == b"a1"
-    trap = steps.send((None, None))
+    trap = steps.send(None)
     assert type(trap) is Trap
-    second = steps.send(("answer", None))
+    second = steps.send("answer")
     assert type(second) is ChunkSignal and bytes(second.data) == b"2"
     with pytest.raises(StopIteration):
-        steps.send((None, None))
+        steps.send(None)
     assert seen == ["answer"] and write.returned and not DRIVEN
     with pytest.raises(WriterStateError, match="returned"):
         write(b"late")
@@ -50,11 +50,12 @@ def test_an_exception_sent_in_reaches_the_callback_and_its_cleanup_runs() -> Non
         finally:
             cleaned.append("done")
 
-    steps = trampoline(callback, (), PushWrite("p@x"))
-    next(steps)
-    steps.send((None, None))
+    write = PushWrite("p@x")
+    steps = trampoline(callback, (), write)
+    steps.send(None)
+    write.thrown = KeyError("gone")
     with pytest.raises(KeyError):
-        steps.send((None, KeyError("gone")))
+        steps.send(None)
     assert cleaned == ["done"] and not DRIVEN
 
 
@@ -68,8 +69,7 @@ def test_closing_the_trampoline_closes_the_callback() -> None:
             cleaned.append("closed")
 
     steps = trampoline(callback, (), PushWrite("p@x"))
-    next(steps)
-    steps.send((None, None))
+    steps.send(None)
     steps.close()
     assert cleaned == ["closed"] and not DRIVEN
 
