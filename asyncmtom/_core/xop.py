@@ -12,6 +12,8 @@ Rules.
   the document element.  Whitespace around an Include (pretty-printed XML) is
   kept as written; XML Schema collapses it in ``xs:base64Binary``.
 - Two Includes may name the same part.
+- Every expat parser of the package that reads XML someone else wrote is made
+  by `hardened_parser`, so these refusals live in one place.
 - Everything refused is `MtomFormatError`: the root is what a peer sent.
 
 Strategy.  The root part is parsed once with the standard library's expat
@@ -33,18 +35,54 @@ byte order mark, otherwise any ASCII-compatible encoding as is).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from xml.parsers import expat
 
 from .._errors import MtomFormatError
 from .related import cid_from_href
+from .xml import XOP_NAMESPACE
 
-__all__ = ["XOP_NAMESPACE", "Include", "find_includes", "inserted_text_codec", "plan_splices"]
+__all__ = [
+    "XOP_NAMESPACE",
+    "Include",
+    "find_includes",
+    "hardened_parser",
+    "inserted_text_codec",
+    "plan_splices",
+]
 
-XOP_NAMESPACE = "http://www.w3.org/2004/08/xop/include"
 _INCLUDE = f"{XOP_NAMESPACE} Include"
 _XML_WHITESPACE = " \t\r\n"
+
+
+def hardened_parser(
+    subject: str,
+    error: Callable[[str], Exception] = MtomFormatError,
+    namespace_separator: str | None = None,
+) -> expat.XMLParserType:
+    """An expat parser that refuses any DTD, entity declaration or external entity.
+
+    The refusals raise ``error`` with a message naming ``subject`` (``"root
+    XML"``); the caller sets its own content handlers.
+    """
+
+    def refuse_doctype(*_: object) -> None:
+        raise error(f"{subject} has a DOCTYPE: refused (no entities, no DTD)")
+
+    def refuse_entity(*_: object) -> None:
+        raise error(f"{subject} declares an entity: refused")
+
+    def refuse_external_entity(*_: object) -> int:
+        raise error(f"{subject} references an external entity: refused")
+
+    parser = expat.ParserCreate(namespace_separator=namespace_separator)
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = refuse_doctype
+    parser.EntityDeclHandler = refuse_entity
+    parser.UnparsedEntityDeclHandler = refuse_entity
+    parser.ExternalEntityRefHandler = refuse_external_entity
+    return parser
 
 
 @dataclass(frozen=True)
@@ -73,13 +111,8 @@ class _IncludeScanner:
         self._stack: list[_Frame] = []
         self._open: tuple[int, str, str] | None = None  # start, content id, href
         self._ended: tuple[int, str, str] | None = None  # waiting for its end offset
-        parser = expat.ParserCreate(namespace_separator=" ")
+        parser = hardened_parser("root XML", namespace_separator=" ")
         parser.buffer_text = False
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = self._refuse_doctype
-        parser.EntityDeclHandler = self._refuse_entity
-        parser.UnparsedEntityDeclHandler = self._refuse_entity
-        parser.ExternalEntityRefHandler = self._refuse_external_entity
         parser.StartElementHandler = self._start_element
         parser.EndElementHandler = self._end_element
         parser.CharacterDataHandler = self._character_data
@@ -94,15 +127,6 @@ class _IncludeScanner:
         except expat.ExpatError as error:
             raise MtomFormatError(f"root part is not well-formed XML: {error}") from None
         return self.includes
-
-    def _refuse_doctype(self, *_: object) -> None:
-        raise MtomFormatError("root XML has a DOCTYPE: refused (no entities, no DTD)")
-
-    def _refuse_entity(self, *_: object) -> None:
-        raise MtomFormatError("root XML declares an entity: refused")
-
-    def _refuse_external_entity(self, *_: object) -> int:
-        raise MtomFormatError("root XML references an external entity: refused")
 
     def _close_span(self) -> None:
         if self._ended is not None:

@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 from .._core.related import cid_from_href
 from .._core.xml import XOP_NAMESPACE
-from .._core.xop import find_includes
+from .._core.xop import find_includes, hardened_parser
 from .._errors import MtomFormatError
 from .._message import read_mtom
 from ._capture import CliError, _body_chunks, _capture
@@ -54,11 +54,9 @@ class _RootScanner:
         self._scopes: list[dict[str, str]] = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
         self._names: list[str] = []
         self._counts: list[dict[str, int]] = [{}]
-        parser = expat.ParserCreate()
+        parser = hardened_parser("the root XML")
         parser.buffer_text = True
         parser.ordered_attributes = True
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = self._refuse_doctype
         parser.XmlDeclHandler = self._declaration
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
@@ -72,9 +70,6 @@ class _RootScanner:
         except expat.ExpatError as error:
             raise MtomFormatError(f"the root part is not well-formed XML: {error}") from None
         return self
-
-    def _refuse_doctype(self, *_: object) -> None:
-        raise MtomFormatError("the root XML has a DOCTYPE: refused (no entities, no DTD)")
 
     def _declaration(self, version: str, encoding: str | None, standalone: int) -> None:
         parts = [f'version="{version}"']

@@ -29,6 +29,7 @@ import anyio
 
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
 from .._core.xml import XOP_NAMESPACE
+from .._core.xop import hardened_parser
 from .._tree import StartTag, write_start
 from .._writer import XmlWriter
 from ._capture import CliError
@@ -75,14 +76,10 @@ def parse_for_pack(xml: bytes, base: Path) -> list[_Event]:
     events: list[_Event] = []
     pending: list[tuple[str | None, str | None]] = []
     starts: list[_Start | None] = []  # None marks an xop:Include
-    parser = expat.ParserCreate(namespace_separator=" ")
+    parser = hardened_parser("the XML", CliError, namespace_separator=" ")
     parser.namespace_prefixes = True
     parser.buffer_text = True
     parser.ordered_attributes = True
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-
-    def refuse_doctype(*_: object) -> None:
-        raise CliError("the XML has a DOCTYPE: refused (no entities, no DTD)")
 
     def namespace(prefix: str | None, uri: str | None) -> None:
         pending.append((prefix or "", uri or ""))
@@ -136,7 +133,6 @@ def parse_for_pack(xml: bytes, base: Path) -> list[_Event]:
             return
         events.append(data)
 
-    parser.StartDoctypeDeclHandler = refuse_doctype
     parser.StartNamespaceDeclHandler = namespace
     parser.StartElementHandler = start
     parser.EndElementHandler = end
