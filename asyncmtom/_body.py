@@ -195,6 +195,48 @@ def _settle_allocator(join_size: int) -> None:
         del block
 
 
+class _PartCount:
+    """One part's content bytes so far, and what they decide chunk by chunk.
+
+    Push callbacks and pull sources go through the same checks for every chunk:
+    the progress status, the start of joining for a part of unknown size, the
+    declared (or first-pass) size, and a newer pass that replaced this one.
+    """
+
+    __slots__ = ("box", "join_from", "join_size", "limit", "part", "status", "written")
+
+    def __init__(
+        self,
+        part: PlannedPart,
+        status: BodyStatus,
+        box: Outbox,
+        limit: int | None,
+        join_from: int,
+        join_size: int,
+    ) -> None:
+        self.part = part
+        self.status = status
+        self.box = box
+        self.limit = limit
+        self.join_from = join_from
+        self.join_size = join_size
+        self.written = 0
+
+    def take(self, size: int) -> MtomError | None:
+        """Count one chunk of *size* bytes; the error that ends the part, if any."""
+        self.written = written = self.written + size
+        self.status.part_written = written
+        if self.join_from and written >= self.join_from:
+            self.join_from = 0
+            self.box.joining = True
+            _settle_allocator(self.join_size)
+        if self.limit is not None and written > self.limit:
+            return _size_error(self.part, written, True)
+        if self.status.superseded:
+            return _replaced()
+        return None
+
+
 def _replaced() -> WriterStateError:
     return WriterStateError(
         "this pass over the body was closed, or replaced by a newer pass that sends "
@@ -443,20 +485,20 @@ async def iter_body(
             if box.joining and not raw:
                 _settle_allocator(join_size)
             slice_size = max(read_size, join_size) if box.joining else read_size
-            written = 0
             status.content_id = part.content_id
             status.part_written = 0
             status.part_size = part.size
             limit = part.size if part.size is not None else part.sent
+            count = _PartCount(part, status, box, limit, join_from, join_size)
             try:
                 if status.superseded:
                     raise _replaced()
                 for piece in part.pieces:
                     if type(piece) is bytes:
-                        written += len(piece)
-                        status.part_written = written
-                        if limit is not None and written > limit:
-                            raise _size_error(part, written, True)
+                        count.written += len(piece)
+                        status.part_written = count.written
+                        if limit is not None and count.written > limit:
+                            raise _size_error(part, count.written, True)
                         if raw or len(piece) <= 4 * slice_size:
                             for ready in box.add(piece):
                                 yield ready
@@ -490,17 +532,9 @@ async def iter_body(
                                         continue
                                     write.unawaited -= 1
                                     data = signal.data
-                                    written += len(data)
-                                    status.part_written = written
-                                    if join_from and written >= join_from:
-                                        join_from = 0
-                                        box.joining = True
-                                        _settle_allocator(join_size)
-                                    if limit is not None and written > limit:
-                                        refused = throw = _size_error(part, written, True)
-                                        continue
-                                    if status.superseded:
-                                        refused = throw = _replaced()
+                                    error = count.take(len(data))
+                                    if error is not None:
+                                        refused = throw = error
                                         continue
                                     try:
                                         for ready in box.add(data):
@@ -540,24 +574,17 @@ async def iter_body(
                         chunks = SourceChunks(piece.source, read_size, piece.position)
                         try:
                             async for data in chunks:
-                                written += len(data)
-                                status.part_written = written
-                                if join_from and written >= join_from:
-                                    join_from = 0
-                                    box.joining = True
-                                    _settle_allocator(join_size)
-                                if limit is not None and written > limit:
-                                    raise _size_error(part, written, True)
-                                if status.superseded:
-                                    raise _replaced()
+                                error = count.take(len(data))
+                                if error is not None:
+                                    raise error
                                 for ready in box.add(data):
                                     yield ready
                         finally:
                             await chunks.aclose()
-                if limit is not None and written != limit:
-                    raise _size_error(part, written, False)
+                if limit is not None and count.written != limit:
+                    raise _size_error(part, count.written, False)
                 if part.sent is None:
-                    part.sent = written
+                    part.sent = count.written
             except Exception as exc:
                 _note(exc, part.content_id)
                 raise
