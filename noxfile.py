@@ -70,4 +70,4 @@ def fuzz(session: nox.Session) -> None:
     """Long hardening run: property, fault and reader fuzz tests with many examples."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pip", "install", "atheris", success_codes=[0, 1])
-    session.run("python", "tests/fuzz/run.py", *session.posargs)
+    session.run("python", "tests/system/fuzz/run.py", *session.posargs)

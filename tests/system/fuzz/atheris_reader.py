@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tests/fuzz/atheris_reader.py [libFuzzer options] [CORPUS_DIR ...]
+    python tests/system/fuzz/atheris_reader.py [libFuzzer options] [CORPUS_DIR ...]
 
 Each input is split by `atheris.FuzzedDataProvider`: a choice of Content-Type
 (a valid MTOM one, the same with its boundary or ``start`` changed, a plain
@@ -10,9 +10,9 @@ XML one, or one made of fuzzed text), a choice of limits and spool threshold,
 a chunk size for feeding, and the body.  The body is read with `read_mtom`
 (every attachment read back, ``resolve()`` called) and with `iter_mtom`.
 Anything but an `MtomError` is a crash: atheris stops and writes the input to
-``crash-<sha1>``; ``tests/fuzz/run.py`` turns crash files into regression
-cases in ``tests/fuzz/corpus``.  The seed messages of
-``tests/test_reader_fuzz.py`` start the corpus when ``--seed-corpus DIR`` is
+``crash-<sha1>``; ``tests/system/fuzz/run.py`` turns crash files into regression
+cases in ``tests/system/fuzz/corpus``.  The seed messages of
+``tests/system/test_reader_fuzz.py`` start the corpus when ``--seed-corpus DIR`` is
 given.
 """
 
@@ -28,7 +28,8 @@ from typing import Any
 import anyio
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # tests/: the seed messages and shared strategies
+sys.path.insert(0, str(HERE.parent))  # tests/system/: the seed messages and shared strategies
+sys.path.insert(0, str(HERE.parents[1] / "helpers"))  # what the seed messages import
 
 import atheris  # noqa: E402
 

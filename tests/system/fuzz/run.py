@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tests/fuzz/run.py [--examples N] [--atheris-seconds S] [-- PYTEST ARGS]
+    python tests/system/fuzz/run.py [--examples N] [--atheris-seconds S] [-- PYTEST ARGS]
 
 1. The property, fault-injection and reader-fuzzing tests with about N
    hypothesis examples per property (``ASYNCMTOM_FUZZ_EXAMPLES``, default
@@ -12,7 +12,7 @@ Usage::
 2. If atheris is installed (``pip install atheris``), coverage-guided fuzzing
    of the reader for S seconds (default 300; 0 skips it), from the test
    suite's seed messages.  Each crash is saved as a regression case in
-   ``tests/fuzz/corpus/`` (replayed by ``tests/test_reader_fuzz.py``).
+   ``tests/system/fuzz/corpus/`` (replayed by ``tests/system/test_reader_fuzz.py``).
 
 The exit status is non-zero if a test failed or atheris found a crash.
 """
@@ -29,9 +29,13 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parents[2]
 CORPUS = HERE / "corpus"
-SUITES = ["tests/test_properties.py", "tests/test_faults.py", "tests/test_reader_fuzz.py"]
+SUITES = [
+    "tests/system/test_properties.py",
+    "tests/system/test_faults.py",
+    "tests/system/test_reader_fuzz.py",
+]
 
 
 def run_properties(examples: int, pytest_args: list[str]) -> int:
@@ -89,7 +93,7 @@ def run_atheris(seconds: int) -> int:
             CORPUS.mkdir(exist_ok=True)
             name = f"atheris-{hashlib.sha1(crash.read_bytes()).hexdigest()[:12]}.json"
             (CORPUS / name).write_text(case + "\n", "utf-8")
-            print(f"crash saved as tests/fuzz/corpus/{name}", flush=True)
+            print(f"crash saved as tests/system/fuzz/corpus/{name}", flush=True)
         return 1 if found else status
 
 

@@ -17,7 +17,7 @@ Content-Type and Content-Length.  The same documents are written with
 `TextEncoding` and parsed as plain XML.
 
 CI runs a bounded, derandomized number of examples; ``nox -s fuzz`` sets
-``ASYNCMTOM_FUZZ_EXAMPLES`` for the long run (see ``tests/fuzz/common.py``).
+``ASYNCMTOM_FUZZ_EXAMPLES`` for the long run (see ``tests/system/fuzz/common.py``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Targeted tests cover what mutation rarely reaches: DTD and entity bombs,
 external entities, ``http:`` and ``file:`` hrefs, deep nesting, thousands of
 tiny parts, huge headers, duplicate Content-IDs, endless and failing
 sources, cancellation, and an amplification bomb (one part referenced many
-times).  Every input that once failed is kept in ``tests/fuzz/corpus`` and
+times).  Every input that once failed is kept in ``tests/system/fuzz/corpus`` and
 replayed here.
 """
 
@@ -643,7 +643,7 @@ async def test_corpus(anyio_backend: str, case: dict[str, Any]) -> None:
     """Inputs kept from fuzzing: each still gets the outcome recorded in ``expect``.
 
     ``expect`` is ``read``, or the name of the `MtomError` subclass raised.
-    A crash saved by ``tests/fuzz/run.py`` has no ``expect`` until it is fixed
+    A crash saved by ``tests/system/fuzz/run.py`` has no ``expect`` until it is fixed
     and the outcome is recorded: then only "an MtomError or a read" is checked.
     """
     message = Message(case["content_type"], bytes.fromhex(case["body"]))

@@ -33,7 +33,7 @@ from mtomcheck import Decoded, decode_with_email, resolve_xop
 
 import asyncmtom
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 NAMES = [
     "aiohttp_upload",

@@ -1,7 +1,7 @@
 """Shared settings and data for the hardening tests.
 
-Used by ``tests/test_properties.py``, ``tests/test_faults.py`` and
-``tests/test_reader_fuzz.py``.
+Used by ``tests/system/test_properties.py``, ``tests/system/test_faults.py`` and
+``tests/system/test_reader_fuzz.py``.
 
 Two modes:
 
