@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .._sources import BytesLike
+from .._sources import ByteSource
 
 _TOKEN_PREFIX = b"\x00asyncmtom-xop:"  # 15 bytes: its base64 is a fixed 20-character prefix
 _TOKEN_TEXT_PREFIX = base64.b64encode(_TOKEN_PREFIX).decode("ascii")
@@ -84,7 +84,7 @@ class Binary(bytes):
 
     def __new__(
         cls,
-        source: str | os.PathLike[str] | BytesLike | AsyncIterable[BytesLike] | object,
+        source: str | ByteSource,
         *,
         size: int | None = None,
         content_type: str | None = None,
@@ -93,7 +93,7 @@ class Binary(bytes):
         _check_options(size, content_type, inline)
         value: object = source
         if isinstance(source, (str, os.PathLike)):
-            kind, value = "path", Path(source)
+            kind, value = "path", Path(os.fsdecode(source))
         elif isinstance(source, (bytes, bytearray, memoryview)):
             kind = "bytes"
         elif isinstance(source, AsyncIterable) or callable(getattr(source, "read", None)):
