@@ -8,7 +8,9 @@ Two frozen dataclasses choose the output:
 - `TextEncoding`: plain XML; every binary value is inline canonical base64.
 
 Everything given is validated at construction, so that a bad boundary, id or
-action fails where it was written, not half way through a request.
+action fails where it was written, not half way through a request.  These are
+the caller's values: a wrong type is a `TypeError`, a bad value a
+`ValueError`, never `MtomFormatError`, which says what a peer sent.
 `SoapVersion` describes an envelope version: its namespace and the media type
 that announces it.  The sans-I/O helpers at the bottom compute the HTTP
 Content-Type and SOAPAction values; they hold no state.
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._errors import MtomFormatError
 from .mime import check_action, check_boundary, check_content_id
 
 __all__ = [
@@ -56,13 +57,13 @@ PLAIN_XML_MEDIA_TYPE = "application/xml"
 
 def _check_common(soap: object, action: str | None, xml_declaration: object) -> None:
     if soap is not None and not isinstance(soap, SoapVersion):
-        raise MtomFormatError(f"soap must be SOAP11, SOAP12 or None, not {soap!r}")
+        raise TypeError(f"soap must be SOAP11, SOAP12 or None, not {soap!r}")
     if action is not None:
         check_action(action)
         if soap is None:
-            raise MtomFormatError("an action needs a SOAP version (soap=SOAP11 or SOAP12)")
+            raise ValueError("an action needs a SOAP version (soap=SOAP11 or SOAP12)")
     if not isinstance(xml_declaration, bool):
-        raise MtomFormatError("xml_declaration must be a bool")
+        raise TypeError(f"xml_declaration must be a bool, not {xml_declaration!r}")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class MtomEncoding:
     a value given is validated and used as is.  ``max_inline_size`` is the
     largest binary value still written inline as base64: the default 767
     matches .NET (768 bytes is the first size that becomes a part), below
-    which the part's headers would cost more than the base64 saves.
+    which the part's headers would cost more than the base64 saves.  A value
+    of the wrong type raises `TypeError`, an invalid one `ValueError`.
     """
 
     soap: SoapVersion | None = SOAP12
@@ -89,12 +91,11 @@ class MtomEncoding:
             check_boundary(self.boundary)
         if self.start_id is not None:
             check_content_id(self.start_id, "start id")
-        if (
-            not isinstance(self.max_inline_size, int)
-            or isinstance(self.max_inline_size, bool)
-            or self.max_inline_size < 0
-        ):
-            raise MtomFormatError("max_inline_size must be an int >= 0")
+        size = self.max_inline_size
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"max_inline_size must be an int >= 0, not {size!r}")
+        if size < 0:
+            raise ValueError(f"max_inline_size must be an int >= 0, not {size!r}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ are, and so that nothing a caller passes can break out of a header line.
   percent-encoding (RFC 2392) on any stack.
 - Header values (media types, the SOAP action) are refused if they hold CR, LF,
   any other control character or non-ASCII, which rules out header injection.
+- Every value checked here is the caller's (given to `MtomEncoding` or the
+  writer); what a peer sent is parsed by the ``related`` module.  So a
+  refusal is the caller's mistake: `ValueError` for a bad value, `TypeError`
+  for one that is not a ``str``, never `MtomFormatError`.
 - Parameters of the package Content-Type are always quoted; the SOAP 1.2
   action is carried inside ``start-info`` and the root part's ``type`` with
   escaped quotes, the W3C (and Metro, WCF) way.
@@ -28,8 +32,6 @@ from __future__ import annotations
 
 import re
 import uuid
-
-from .._errors import MtomFormatError
 
 __all__ = [
     "MultipartFraming",
@@ -53,9 +55,15 @@ def make_boundary() -> str:
     return f"uuid:{uuid.uuid4()}"
 
 
+def _check_str(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"the {what} must be a str, not {type(value).__name__}")
+
+
 def check_boundary(boundary: str) -> str:
-    if not isinstance(boundary, str) or _BOUNDARY.fullmatch(boundary) is None:
-        raise MtomFormatError(
+    _check_str(boundary, "MIME boundary")
+    if _BOUNDARY.fullmatch(boundary) is None:
+        raise ValueError(
             f"invalid MIME boundary {boundary!r}: RFC 2046 allows 1 to 70 characters from "
             "[0-9A-Za-z'()+_,-./:=? ], not ending in a space"
         )
@@ -63,8 +71,9 @@ def check_boundary(boundary: str) -> str:
 
 
 def check_content_id(content_id: str, what: str = "Content-ID") -> str:
-    if not isinstance(content_id, str) or _CONTENT_ID.fullmatch(content_id) is None:
-        raise MtomFormatError(
+    _check_str(content_id, what)
+    if _CONTENT_ID.fullmatch(content_id) is None:
+        raise ValueError(
             f"invalid {what} {content_id!r}: use [A-Za-z0-9.-] and one @domain, "
             "without angle brackets"
         )
@@ -73,8 +82,9 @@ def check_content_id(content_id: str, what: str = "Content-ID") -> str:
 
 def check_media_type(media_type: str, what: str = "content type") -> str:
     """Accept ``type/subtype`` with optional ``; name=value`` parameters, ASCII only."""
-    if not isinstance(media_type, str) or _MEDIA_TYPE.fullmatch(media_type) is None:
-        raise MtomFormatError(
+    _check_str(media_type, what)
+    if _MEDIA_TYPE.fullmatch(media_type) is None:
+        raise ValueError(
             f"invalid {what} {media_type!r}: expected 'type/subtype' with optional "
             "'; name=value' parameters, printable ASCII, no CR or LF"
         )
@@ -83,13 +93,9 @@ def check_media_type(media_type: str, what: str = "content type") -> str:
 
 def check_action(action: str) -> str:
     """A SOAP action is a URI: printable ASCII without spaces, quotes or backslashes."""
-    if (
-        not isinstance(action, str)
-        or _PRINTABLE_URI.fullmatch(action) is None
-        or '"' in action
-        or "\\" in action
-    ):
-        raise MtomFormatError(
+    _check_str(action, "SOAP action")
+    if _PRINTABLE_URI.fullmatch(action) is None or '"' in action or "\\" in action:
+        raise ValueError(
             f"invalid SOAP action {action!r}: expected a URI of printable ASCII without "
             "spaces, quotes or backslashes (no CR or LF)"
         )

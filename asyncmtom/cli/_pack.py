@@ -9,6 +9,10 @@ the XML file, or a ``file:`` URL; ``cid:`` and network URLs are refused.  The
 part's Content-Type is the element's ``xmime:contentType``, else a guess from
 the file name.  The SOAP version comes from the root element (an Envelope in
 the SOAP 1.1 or 1.2 namespace), else the message is plain XML with XOP.
+
+A value the writer refuses as a caller's mistake (`ValueError`) is the user's:
+``--action`` is checked before the XML is read, an ``xmime:contentType`` when
+its element is replayed, and either is reported as one line (`CliError`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from xml.parsers import expat
 import anyio
 
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
+from .._core.mime import check_action
 from .._core.xml import XOP_NAMESPACE
 from .._core.xop import hardened_parser
 from .._tree import StartTag, write_start
@@ -171,7 +176,10 @@ async def build_message(xml: bytes, base: Path, action: str | None) -> tuple[Xml
                 content_type = None
                 if not event.has_xmime_type:
                     content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-                await writer.pull_bytes(file, content_type=content_type, inline=False)
+                try:
+                    await writer.pull_bytes(file, content_type=content_type, inline=False)
+                except ValueError as error:  # the writer refuses the element's xmime:contentType
+                    raise CliError(f"<{event.local}>: {error}") from None
                 parts += 1
         elif event is None:
             writer.end_element()
@@ -191,6 +199,11 @@ class _FileSink:
 
 async def pack(args: argparse.Namespace, out: IO[str]) -> int:
     """``pack``: write the MTOM message to OUT (or standard output); print its Content-Type."""
+    if args.action is not None:
+        try:
+            check_action(args.action)
+        except ValueError as error:
+            raise CliError(f"--action: {error}") from None
     source = Path(args.xml)
     xml = await anyio.Path(source).read_bytes()
     writer, _parts = await build_message(xml, source.parent, args.action)

@@ -426,6 +426,28 @@ def test_pack_action_needs_soap(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert status == 1 and "--action needs a SOAP envelope" in one_error_line(capsys)
 
 
+def test_pack_refuses_a_bad_action_before_reading_the_xml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.xml"  # never read: the argument is refused first
+    status, _ = run("pack", str(missing), "-o", str(tmp_path / "o"), "--action", 'urn:"a"')
+    assert status == 1 and "--action: invalid SOAP action" in one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_pack_refuses_a_bad_xmime_content_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "d").write_bytes(b"data")
+    (tmp_path / "in.xml").write_text(
+        f'<a><b xmlns:m="http://www.w3.org/2005/05/xmlmime" m:contentType="nonsense">'
+        f'<x:Include xmlns:x="{XOP}" href="d"/></b></a>'
+    )
+    status, _ = run("pack", str(tmp_path / "in.xml"), "-o", str(tmp_path / "o"))
+    assert status == 1 and "<b>: invalid xmime:contentType" in one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
 # --- python -m asyncmtom -----------------------------------------------------------------------
 
 

@@ -1,12 +1,16 @@
-"""MIME framing: boundaries, Content-IDs, header values, exact framing bytes."""
+"""MIME framing: boundaries, Content-IDs, header values, exact framing bytes.
+
+Every value checked here is the caller's: a refusal is a plain `ValueError`
+(a bad value) or `TypeError` (not a str), never `MtomFormatError`.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from asyncmtom import MtomFormatError
 from asyncmtom._core.mime import (
     MultipartFraming,
     check_action,
@@ -28,8 +32,9 @@ def test_random_boundaries_are_valid_and_distinct() -> None:
     "boundary", ["", "a" * 71, "ends with space ", "semi;colon", 'quote"', "crlf\r\n", "é"]
 )
 def test_invalid_boundaries_refused(boundary: str) -> None:
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError) as caught:
         check_boundary(boundary)
+    assert type(caught.value) is ValueError
 
 
 @pytest.mark.parametrize("boundary", ["a", "a" * 70, "'()+_,-./:=? x"])
@@ -39,8 +44,9 @@ def test_valid_boundaries_accepted(boundary: str) -> None:
 
 @pytest.mark.parametrize("cid", ["<a@b>", "a", "a@b@c", "a b@c", "a%20@b", "a@b\r\nX: y", "a_b@c"])
 def test_invalid_content_ids_refused(cid: str) -> None:
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError) as caught:
         check_content_id(cid)
+    assert type(caught.value) is ValueError
 
 
 @pytest.mark.parametrize(
@@ -55,8 +61,9 @@ def test_invalid_content_ids_refused(cid: str) -> None:
     ],
 )
 def test_header_injection_through_media_type_refused(value: str) -> None:
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError) as caught:
         check_media_type(value)
+    assert type(caught.value) is ValueError
 
 
 @pytest.mark.parametrize(
@@ -68,8 +75,27 @@ def test_media_types_accepted(value: str) -> None:
 
 @pytest.mark.parametrize("action", ["urn:a\r\nX: y", 'urn:"a"', "urn:a b", "urn:\u00e9", "a\\b"])
 def test_invalid_actions_refused(action: str) -> None:
-    with pytest.raises(MtomFormatError):
+    with pytest.raises(ValueError) as caught:
         check_action(action)
+    assert type(caught.value) is ValueError
+
+
+@pytest.mark.parametrize(
+    "check", [check_boundary, check_content_id, check_media_type, check_action]
+)
+@pytest.mark.parametrize("value", [None, b"a@b", 7])
+def test_values_that_are_not_str_are_type_errors(check: Any, value: object) -> None:
+    with pytest.raises(TypeError, match="must be a str"):
+        check(value)
+
+
+def test_framing_refuses_a_bad_boundary_or_start_id_as_value_errors() -> None:
+    with pytest.raises(ValueError, match="boundary") as caught:
+        MultipartFraming(boundary="a\r\nb", start_id="root@x", start_info="text/xml")
+    assert type(caught.value) is ValueError
+    with pytest.raises(ValueError, match="start id") as caught:
+        MultipartFraming(boundary="b", start_id="<root@x>", start_info="text/xml")
+    assert type(caught.value) is ValueError
 
 
 def test_framing_bytes() -> None:
