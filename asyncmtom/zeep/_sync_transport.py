@@ -32,14 +32,16 @@ from .._progress import ProgressCallback
 from .._sync import SyncBody
 from ._replies import SpooledBinary, _raw_response_wanted, _ReplyValues, _tokenize_reply
 from ._transport import (
+    _check_client,
     _MtomOptions,
     _read_file_url,
     _tokenized_response,
+    _zeep_client,
     _zeep_response,
-    _zeep_user_agent,
     logger,
 )
 
+#: Bytes of the reply handed at a time from the client's thread to the reader.
 _SYNC_BATCH = 1024 * 1024
 
 
@@ -78,19 +80,14 @@ class SyncMtomTransport(_MtomOptions, zeep.transports.Transport):  # type: ignor
         progress: ProgressCallback | None = None,
         read_options: Mapping[str, Any] | None = None,
     ) -> None:
-        if client is not None and not isinstance(client, httpx.Client):
-            raise TypeError(
-                f"SyncMtomTransport needs an httpx.Client, not {type(client).__name__}; "
-                "for zeep.AsyncClient and an httpx.AsyncClient use MtomTransport"
-            )
+        _check_client(client, httpx.Client)
         # zeep's Transport.__init__ is not called: it makes a requests session.
         self._set_options(
             cache, timeout, operation_timeout, max_inline_size, always_mtom, progress, read_options
         )
         self._own_client = client is None
         if client is None:
-            client = httpx.Client(verify=verify_ssl, timeout=operation_timeout, proxy=proxy)
-            _zeep_user_agent(client)
+            client = _zeep_client(httpx.Client, verify_ssl, operation_timeout, proxy)
         self.client = client
 
     def close(self) -> None:

@@ -6,7 +6,9 @@ place zeep hands the envelope to a transport: the envelope is replayed into an
 ``multipart/related`` reply read with `asyncmtom.read_mtom` and tokenized for
 zeep (`._replies`).  The options shared with the sync transport (timeouts,
 ``always_mtom``, the bundled xmime schema, the reader's limits) live in
-`_MtomOptions`.
+`_MtomOptions`, and two functions serve both: `_check_client` refuses the
+other kind of httpx client, naming the transport that takes it; `_zeep_client`
+makes a missing client with zeep's settings.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -44,7 +46,10 @@ logger = logging.getLogger(__name__)
 _USER_AGENT = f"Zeep/{zeep.__version__} (www.python-zeep.org)"
 #: Longest error message text kept from zeep (whose messages may quote a whole reply).
 MAX_ERROR_TEXT = 2000
-#: Bytes of the reply handed at a time from the sync client's thread to the reader.
+
+_HttpClient = TypeVar("_HttpClient", httpx.Client, httpx.AsyncClient)
+#: The transport that sends with each kind of httpx client, named when the other is given.
+_TRANSPORT_FOR = {httpx.AsyncClient: "MtomTransport", httpx.Client: "SyncMtomTransport"}
 
 
 def _cut(text: str, limit: int = MAX_ERROR_TEXT) -> str:
@@ -117,6 +122,7 @@ class _MtomOptions:
         progress: ProgressCallback | None,
         read_options: Mapping[str, Any] | None,
     ) -> None:
+        """Check and keep the options (zeep's own ``__init__`` is not called)."""
         MtomEncoding(max_inline_size=max_inline_size)  # validates it now
         # The attributes zeep's own code reads (Transport.load, settings()).
         self.cache = cache
@@ -165,8 +171,24 @@ class _MtomOptions:
         return request
 
 
-def _zeep_user_agent(client: httpx.Client | httpx.AsyncClient) -> None:
+def _check_client(client: object, kind: type[httpx.Client | httpx.AsyncClient]) -> None:
+    """Refuse an httpx client of the other kind, naming the transport that takes it."""
+    if client is None or isinstance(client, kind):
+        return
+    other = httpx.Client if kind is httpx.AsyncClient else httpx.AsyncClient
+    raise TypeError(
+        f"{_TRANSPORT_FOR[kind]} needs an httpx.{kind.__name__}, not {type(client).__name__}; "
+        f"for zeep.{other.__name__} and an httpx.{other.__name__} use {_TRANSPORT_FOR[other]}"
+    )
+
+
+def _zeep_client(
+    kind: type[_HttpClient], verify_ssl: Any, timeout: float | None, proxy: Any
+) -> _HttpClient:
+    """An httpx client made with zeep's settings, for a transport given none."""
+    client = kind(verify=verify_ssl, timeout=timeout, proxy=proxy)
     client.headers["User-Agent"] = _USER_AGENT
+    return client
 
 
 class MtomTransport(_MtomOptions, zeep.transports.AsyncTransport):  # type: ignore[misc, unused-ignore]
@@ -209,11 +231,7 @@ class MtomTransport(_MtomOptions, zeep.transports.AsyncTransport):  # type: igno
         progress: ProgressCallback | None = None,
         read_options: Mapping[str, Any] | None = None,
     ) -> None:
-        if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise TypeError(
-                f"MtomTransport needs an httpx.AsyncClient, not {type(client).__name__}; "
-                "for zeep.Client and an httpx.Client use SyncMtomTransport"
-            )
+        _check_client(client, httpx.AsyncClient)
         # zeep's AsyncTransport.__init__ is not called: it replaces the given
         # client's headers.
         self._set_options(
@@ -221,12 +239,10 @@ class MtomTransport(_MtomOptions, zeep.transports.AsyncTransport):  # type: igno
         )
         self._own_wsdl_client = wsdl_client is None
         if wsdl_client is None:
-            wsdl_client = httpx.Client(verify=verify_ssl, timeout=timeout, proxy=proxy)
-            _zeep_user_agent(wsdl_client)
+            wsdl_client = _zeep_client(httpx.Client, verify_ssl, timeout, proxy)
         self.wsdl_client = wsdl_client
         if client is None:
-            client = httpx.AsyncClient(verify=verify_ssl, timeout=operation_timeout, proxy=proxy)
-            _zeep_user_agent(client)
+            client = _zeep_client(httpx.AsyncClient, verify_ssl, operation_timeout, proxy)
         self.client = client
 
     async def aclose(self) -> None:
