@@ -19,58 +19,29 @@ import pytest
 from authserver import Digest, Ntlm, serve
 
 zeep = pytest.importorskip("zeep")
+from zeepservice import NS, envelope, write_wsdl  # noqa: E402
+
 from asyncmtom.zeep import Binary, MtomTransport, SyncMtomTransport  # noqa: E402
 
-NS = "urn:example:replay"
 USER, PASSWORD = "bob", "s3cret pass"
 DATA = os.urandom(3 * 1024 * 1024 + 5)
 
-WSDL = """<?xml version="1.0" encoding="UTF-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
-    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema"
-    xmlns:ex="urn:example:replay" targetNamespace="urn:example:replay">
-  <wsdl:types>
-    <xsd:schema targetNamespace="urn:example:replay" elementFormDefault="qualified">
+#: Upload takes any number of ``data`` values; Download is declared, never called.
+ELEMENTS = """\
       <xsd:element name="Upload"><xsd:complexType><xsd:sequence>
         <xsd:element name="data" type="xsd:base64Binary" maxOccurs="unbounded"/>
       </xsd:sequence></xsd:complexType></xsd:element>
-      <xsd:element name="UploadResponse"><xsd:complexType><xsd:sequence>
-        <xsd:element name="received" type="xsd:long"/>
+      <xsd:element name="DownloadResponse"><xsd:complexType><xsd:sequence>
+        <xsd:element name="data" type="xsd:base64Binary"/>
       </xsd:sequence></xsd:complexType></xsd:element>
-    </xsd:schema>
-  </wsdl:types>
-  <wsdl:message name="UploadIn"><wsdl:part name="p" element="ex:Upload"/></wsdl:message>
-  <wsdl:message name="UploadOut"><wsdl:part name="p" element="ex:UploadResponse"/></wsdl:message>
-  <wsdl:portType name="Port">
-    <wsdl:operation name="Upload">
-      <wsdl:input message="ex:UploadIn"/><wsdl:output message="ex:UploadOut"/>
-    </wsdl:operation>
-  </wsdl:portType>
-  <wsdl:binding name="Binding" type="ex:Port">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="Upload">
-      <soap:operation soapAction="urn:example:replay:Upload"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-  </wsdl:binding>
-  <wsdl:service name="Service">
-    <wsdl:port name="Port" binding="ex:Binding"><soap:address location="{url}"/></wsdl:port>
-  </wsdl:service>
-</wsdl:definitions>
 """
-
-OK = (
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    b'<ex:UploadResponse xmlns:ex="urn:example:replay"><ex:received>1</ex:received>'
-    b"</ex:UploadResponse></soap:Body></soap:Envelope>"
+OK = envelope(
+    f'<ex:UploadResponse xmlns:ex="{NS}"><ex:received>1</ex:received></ex:UploadResponse>', "11"
 )
 
 
 def wsdl_file(tmp_path: Path, url: str) -> str:
-    path = tmp_path / "replay.wsdl"
-    path.write_text(WSDL.format(url=url))
-    return str(path)
+    return write_wsdl(tmp_path, ELEMENTS, "11", location=url)
 
 
 def binaries(tmp_path: Path) -> list[Any]:

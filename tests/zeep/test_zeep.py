@@ -26,6 +26,8 @@ from asyncmtom import WriteFunction
 
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
+from zeepservice import NS, SOAP_NS, XOP, envelope, upload_reply, write_wsdl  # noqa: E402
+
 from asyncmtom.zeep import (  # noqa: E402
     XMIME_SCHEMA,
     AsyncSpooledBinary,
@@ -34,24 +36,9 @@ from asyncmtom.zeep import (  # noqa: E402
     prepare_request,
 )
 
-NS = "urn:example:documents"
-SOAP_NS = {
-    "11": "http://schemas.xmlsoap.org/soap/envelope/",
-    "12": "http://www.w3.org/2003/05/soap-envelope",
-}
-WSDL_SOAP = {
-    "11": "http://schemas.xmlsoap.org/wsdl/soap/",
-    "12": "http://schemas.xmlsoap.org/wsdl/soap12/",
-}
-XOP = "http://www.w3.org/2004/08/xop/include"
-
-WSDL = """<?xml version="1.0" encoding="UTF-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
-    xmlns:soap="{wsdl_soap}" xmlns:xsd="http://www.w3.org/2001/XMLSchema"
-    xmlns:xmime="http://www.w3.org/2005/05/xmlmime" xmlns:ex="urn:example:documents"
-    targetNamespace="urn:example:documents">
-  <wsdl:types>
-    <xsd:schema targetNamespace="urn:example:documents" elementFormDefault="qualified">
+#: Upload takes any number of ``data`` values and one typed by xmime (its schema is
+#: bundled); DownloadResponse carries one part.
+ELEMENTS = """\
       <xsd:import namespace="http://www.w3.org/2005/05/xmlmime"
                   schemaLocation="http://www.w3.org/2005/05/xmlmime"/>
       <xsd:element name="Upload">
@@ -61,85 +48,22 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
           <xsd:element name="typed" type="xmime:base64Binary" minOccurs="0"/>
         </xsd:sequence></xsd:complexType>
       </xsd:element>
-      <xsd:element name="UploadResponse">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="received" type="xsd:long"/>
-        </xsd:sequence></xsd:complexType>
-      </xsd:element>
-      <xsd:element name="Download">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="size" type="xsd:long"/>
-        </xsd:sequence></xsd:complexType>
-      </xsd:element>
       <xsd:element name="DownloadResponse">
         <xsd:complexType><xsd:sequence>
           <xsd:element name="data" type="xsd:base64Binary"/>
           <xsd:element name="note" type="xsd:string"/>
         </xsd:sequence></xsd:complexType>
       </xsd:element>
-    </xsd:schema>
-  </wsdl:types>
-  <wsdl:message name="UploadIn"><wsdl:part name="p" element="ex:Upload"/></wsdl:message>
-  <wsdl:message name="UploadOut"><wsdl:part name="p" element="ex:UploadResponse"/></wsdl:message>
-  <wsdl:message name="DownloadIn"><wsdl:part name="p" element="ex:Download"/></wsdl:message>
-  <wsdl:message name="DownloadOut">
-    <wsdl:part name="p" element="ex:DownloadResponse"/>
-  </wsdl:message>
-  <wsdl:portType name="Documents">
-    <wsdl:operation name="Upload">
-      <wsdl:input message="ex:UploadIn"/><wsdl:output message="ex:UploadOut"/>
-    </wsdl:operation>
-    <wsdl:operation name="Download">
-      <wsdl:input message="ex:DownloadIn"/><wsdl:output message="ex:DownloadOut"/>
-    </wsdl:operation>
-  </wsdl:portType>
-  <wsdl:binding name="DocumentsBinding" type="ex:Documents">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="Upload">
-      <soap:operation soapAction="urn:example:Upload"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-    <wsdl:operation name="Download">
-      <soap:operation soapAction="urn:example:Download"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-  </wsdl:binding>
-  <wsdl:service name="Documents">
-    <wsdl:port name="DocumentsPort" binding="ex:DocumentsBinding">
-      <soap:address location="http://127.0.0.1:9/documents"/>
-    </wsdl:port>
-  </wsdl:service>
-</wsdl:definitions>
 """
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
-
-
-def wsdl_file(tmp_path: Path, soap: str) -> str:
-    path = tmp_path / f"documents{soap}.wsdl"
-    path.write_text(WSDL.format(wsdl_soap=WSDL_SOAP[soap]))
-    return str(path)
 
 
 def client(tmp_path: Path, soap: str, handler: Handler, **options: object):  # type: ignore[no-untyped-def]
     transport = MtomTransport(
         client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **options
     )
-    return zeep.AsyncClient(wsdl_file(tmp_path, soap), transport=transport)
-
-
-def envelope(soap: str, body: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="{SOAP_NS[soap]}"><s:Body>{body}</s:Body></s:Envelope>').encode()
-
-
-def upload_reply(soap: str, received: int) -> httpx.Response:
-    media = "text/xml" if soap == "11" else "application/soap+xml"
-    body = envelope(
-        soap, f'<UploadResponse xmlns="{NS}"><received>{received}</received></UploadResponse>'
-    )
-    return httpx.Response(200, headers={"Content-Type": f"{media}; charset=utf-8"}, content=body)
+    return zeep.AsyncClient(write_wsdl(tmp_path, ELEMENTS, soap), transport=transport)
 
 
 class Received:
@@ -164,7 +88,7 @@ class Received:
             content_type = typed.get("{http://www.w3.org/2005/05/xmlmime}contentType")
             self.typed = (content_type, base64.b64decode(typed.text or ""))
         soap = "11" if SOAP_NS["11"].encode() in decoded.root else "12"
-        return upload_reply(soap, sum(len(v) for v in self.values))
+        return upload_reply(sum(len(v) for v in self.values), soap)
 
 
 async def agen(data: bytes, chunk: int) -> AsyncIterator[bytes]:
@@ -244,10 +168,10 @@ def mtom_reply(soap: str, data: bytes) -> httpx.Response:
     """An MTOM reply laid out as Metro sends one (unquoted type, LF-free binary part)."""
     media = "text/xml" if soap == "11" else "application/soap+xml"
     root = envelope(
-        soap,
         f'<ns2:DownloadResponse xmlns:ns2="{NS}"><ns2:data>'
         f'<xop:Include xmlns:xop="{XOP}" href="cid:a%2Fb@example.jaxws.sun.com"/>'
         "</ns2:data><ns2:note>&lt;ok&gt;</ns2:note></ns2:DownloadResponse>",
+        soap,
     )
     boundary = "uuid:4b4d9b37-0c5f-4d42-bfdd-1f1d1c63d9f1"
     body = (
@@ -295,7 +219,7 @@ async def test_always_mtom_false_sends_plain_xml_without_binary(tmp_path: Path) 
     async def handler(request: httpx.Request) -> httpx.Response:
         await request.aread()
         seen.append(request)
-        return upload_reply("12", 3)
+        return upload_reply(3)
 
     async with client(tmp_path, "12", handler, always_mtom=False) as zc:
         assert await zc.service.Upload(name="x", data=[b"abc"]) == 3
@@ -308,7 +232,6 @@ async def test_zeep_fault_reply(tmp_path: Path) -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         await request.aread()
         fault = envelope(
-            "12",
             "<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code>"
             '<s:Reason><s:Text xml:lang="en">disk full</s:Text></s:Reason></s:Fault>',
         )
@@ -325,7 +248,7 @@ async def test_missing_file_fails_before_anything_is_sent(tmp_path: Path) -> Non
 
     async def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request)
-        return upload_reply("12", 0)
+        return upload_reply(0)
 
     async with client(tmp_path, "12", handler) as zc:
         with pytest.raises(FileNotFoundError):
@@ -345,7 +268,7 @@ async def test_failing_source_aborts_the_request(tmp_path: Path) -> None:
 
     async def handler(request: httpx.Request) -> httpx.Response:
         served.append(request)  # httpx's mock reads the whole body before calling this
-        return upload_reply("12", 0)
+        return upload_reply(0)
 
     async with client(tmp_path, "12", handler) as zc:
         with pytest.raises(OSError, match="disk gone") as caught:
@@ -388,23 +311,16 @@ async def _collect(chunks: AsyncIterator[bytes]) -> bytes:
     return b"".join([c async for c in chunks])
 
 
-def test_binary_in_an_attribute_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("soap", "body", "message"),
+    [("12", '<x a="{token}"/>', "attribute"), ("11", "<x>{token} {token}</x>", "whole value")],
+)
+def test_binary_in_an_attribute_or_inside_longer_text_is_refused(
+    soap: str, body: str, message: str
+) -> None:
     value = Binary(b"data")
-    tree = etree.fromstring(
-        f'<s:Envelope xmlns:s="{SOAP_NS["12"]}"><s:Body><x a="{value.token}"/></s:Body>'
-        "</s:Envelope>"
-    )
-    with pytest.raises(ValueError, match="attribute"):
-        anyio.run(prepare_request, tree)
-
-
-def test_binary_inside_longer_text_is_refused() -> None:
-    value = Binary(b"data")
-    tree = etree.fromstring(
-        f'<s:Envelope xmlns:s="{SOAP_NS["11"]}"><s:Body><x>{value.token} {value.token}</x>'
-        "</s:Body></s:Envelope>"
-    )
-    with pytest.raises(ValueError, match="whole value"):
+    tree = etree.fromstring(envelope(body.format(token=value.token), soap))
+    with pytest.raises(ValueError, match=message):
         anyio.run(prepare_request, tree)
 
 

@@ -4,7 +4,8 @@ Each test runs the synchronous ``zeep.Client`` with `SyncMtomTransport` and
 ``zeep.AsyncClient`` with `MtomTransport` alike where both apply; an httpx
 mock transport (no socket) receives each request, which the standard
 library's ``email`` parser decodes, and answers an MTOM reply laid out by
-hand as Metro sends one.  The real peer is in tests/interop/test_zeep_metro.py.
+hand as Metro sends one (the service, the endpoint and the runner are in
+tests/helpers/zeepservice.py).  The real peer is in tests/interop/test_zeep_metro.py.
 """
 
 from __future__ import annotations
@@ -15,19 +16,32 @@ import os
 import shutil
 import ssl
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from mtomcheck import decode_with_email, resolve_xop
+from mtomcheck import decode_with_email
 
 from asyncmtom import MtomFormatError
 
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
+from zeepservice import (  # noqa: E402
+    KINDS,
+    NS,
+    REPLY_TYPE,
+    SOAP12,
+    XOP,
+    Clients,
+    Server,
+    download_answer,
+    mtom_reply,
+    upload_reply,
+    write_wsdl,
+)
+
 from asyncmtom.zeep import (  # noqa: E402
     AsyncSpooledBinary,
     Binary,
@@ -37,207 +51,14 @@ from asyncmtom.zeep import (  # noqa: E402
     refuse_signature_over_binary,
 )
 
-NS = "urn:example:documents"
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
-XOP = "http://www.w3.org/2004/08/xop/include"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
-WSDL = """<?xml version="1.0" encoding="UTF-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
-    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap12/"
-    xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:ex="urn:example:documents"
-    targetNamespace="urn:example:documents">
-  <wsdl:types>
-    <xsd:schema targetNamespace="urn:example:documents" elementFormDefault="qualified">
-      <xsd:simpleType name="Blobs"><xsd:list itemType="xsd:base64Binary"/></xsd:simpleType>
-      <xsd:element name="Upload">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="name" type="xsd:string"/>
-          <xsd:element name="data" type="xsd:base64Binary" minOccurs="0"/>
-          <xsd:element name="label" type="xsd:string" minOccurs="0"/>
-          <xsd:element name="hex" type="xsd:hexBinary" minOccurs="0"/>
-          <xsd:element name="blobs" type="ex:Blobs" minOccurs="0"/>
-        </xsd:sequence>
-        <xsd:attribute name="stamp" type="xsd:base64Binary"/>
-        </xsd:complexType>
-      </xsd:element>
-      <xsd:element name="UploadResponse">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="received" type="xsd:long"/>
-        </xsd:sequence></xsd:complexType>
-      </xsd:element>
-      <xsd:element name="Download">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="size" type="xsd:long"/>
-        </xsd:sequence></xsd:complexType>
-      </xsd:element>
-      <xsd:element name="DownloadResponse">
-        <xsd:complexType><xsd:sequence>
-          <xsd:element name="data" type="xsd:base64Binary" maxOccurs="unbounded"/>
-          <xsd:element name="note" type="xsd:string"/>
-        </xsd:sequence></xsd:complexType>
-      </xsd:element>
-    </xsd:schema>
-  </wsdl:types>
-  <wsdl:message name="UploadIn"><wsdl:part name="p" element="ex:Upload"/></wsdl:message>
-  <wsdl:message name="UploadOut"><wsdl:part name="p" element="ex:UploadResponse"/></wsdl:message>
-  <wsdl:message name="DownloadIn"><wsdl:part name="p" element="ex:Download"/></wsdl:message>
-  <wsdl:message name="DownloadOut">
-    <wsdl:part name="p" element="ex:DownloadResponse"/>
-  </wsdl:message>
-  <wsdl:portType name="Documents">
-    <wsdl:operation name="Upload">
-      <wsdl:input message="ex:UploadIn"/><wsdl:output message="ex:UploadOut"/>
-    </wsdl:operation>
-    <wsdl:operation name="Download">
-      <wsdl:input message="ex:DownloadIn"/><wsdl:output message="ex:DownloadOut"/>
-    </wsdl:operation>
-  </wsdl:portType>
-  <wsdl:binding name="DocumentsBinding" type="ex:Documents">
-    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="Upload">
-      <soap:operation soapAction="urn:example:Upload"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-    <wsdl:operation name="Download">
-      <soap:operation soapAction="urn:example:Download"/>
-      <wsdl:input><soap:body use="literal"/></wsdl:input>
-      <wsdl:output><soap:body use="literal"/></wsdl:output>
-    </wsdl:operation>
-  </wsdl:binding>
-  <wsdl:service name="Documents">
-    <wsdl:port name="DocumentsPort" binding="ex:DocumentsBinding">
-      <soap:address location="http://127.0.0.1:9/documents"/>
-    </wsdl:port>
-  </wsdl:service>
-</wsdl:definitions>
-"""
-
-BOUNDARY = "uuid:4b4d9b37-0c5f-4d42-bfdd-1f1d1c63d9f1"
-REPLY_TYPE = (
-    f'multipart/related;start="<root@example.org>";type="application/xop+xml";'
-    f'boundary="{BOUNDARY}";start-info="application/soap+xml"'
-)
-
-
-def envelope(body: str) -> bytes:
-    return f'<s:Envelope xmlns:s="{SOAP12}"><s:Body>{body}</s:Body></s:Envelope>'.encode()
-
-
-def mtom_reply(parts: list[bytes], *, note: str = "ok", note_include: bool = False) -> bytes:
-    """A DownloadResponse with one ``data`` element per part (Metro's layout)."""
-    include = '<xop:Include xmlns:xop="' + XOP + '" href="cid:p{}@example.org"/>'
-    fields = "".join(f"<ex:data>{include.format(i)}</ex:data>" for i in range(len(parts)))
-    note_xml = include.format(0) if note_include else note
-    root = envelope(
-        f'<ex:DownloadResponse xmlns:ex="{NS}">{fields}<ex:note>{note_xml}</ex:note>'
-        "</ex:DownloadResponse>"
-    )
-    body = (
-        f"--{BOUNDARY}\r\nContent-Id: <root@example.org>\r\n"
-        'Content-Type: application/xop+xml;charset=utf-8;type="application/soap+xml"\r\n'
-        "Content-Transfer-Encoding: binary\r\n\r\n".encode()
-        + root
-    )
-    for i, data in enumerate(parts):
-        body += (
-            f"\r\n--{BOUNDARY}\r\nContent-Id: <p{i}@example.org>\r\n"
-            "Content-Type: application/pdf\r\nContent-Transfer-Encoding: binary\r\n\r\n".encode()
-            + data
-        )
-    return body + f"\r\n--{BOUNDARY}--".encode()
-
-
-def upload_reply(received: int) -> httpx.Response:
-    body = envelope(
-        f'<UploadResponse xmlns="{NS}"><received>{received}</received></UploadResponse>'
-    )
-    return httpx.Response(200, headers={"Content-Type": "application/soap+xml"}, content=body)
-
-
-class Server:
-    """The mock server: records each request (decoded with ``email``) and answers it."""
-
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
-        self.requests: list[httpx.Request] = []
-        self.values: list[bytes] = []
-        self.answer = answer
-
-    def handle(self, request: httpx.Request, body: bytes) -> httpx.Response:
-        self.requests.append(request)
-        if self.answer is not None:
-            return self.answer(request)
-        decoded = decode_with_email(request.headers["content-type"], body)
-        tree = resolve_xop(decoded.root, decoded.parts)
-        self.values = [base64.b64decode(e.text or "") for e in tree.iter(f"{{{NS}}}data")]
-        return upload_reply(sum(map(len, self.values)))
-
-    def sync_handler(self, request: httpx.Request) -> httpx.Response:
-        return self.handle(request, request.read())
-
-    async def async_handler(self, request: httpx.Request) -> httpx.Response:
-        return self.handle(request, await request.aread())
-
-
-def download_answer(
-    parts: list[bytes], **options: Any
-) -> Callable[[httpx.Request], httpx.Response]:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, headers={"Content-Type": REPLY_TYPE}, content=mtom_reply(parts, **options)
-        )
-
-    return answer
-
 
 @pytest.fixture
 def wsdl(tmp_path: Path) -> str:
-    path = tmp_path / "documents.wsdl"
-    path.write_text(WSDL)
-    return str(path)
-
-
-class Clients:
-    """Runs one operation with either kind of zeep client and its transport."""
-
-    def __init__(self, kind: str, wsdl: str, server: Server, **options: Any) -> None:
-        self.kind, self.wsdl, self.server = kind, wsdl, server
-        self.client_options = options.pop("client_options", {})
-        self.zeep_options = options.pop("zeep_options", {})
-        self.options = options
-        self.transport: Any = None
-
-    def make(self) -> Any:
-        if self.kind == "sync":
-            http: Any = httpx.Client(
-                transport=httpx.MockTransport(self.server.sync_handler), **self.client_options
-            )
-            self.transport = SyncMtomTransport(client=http, **self.options)
-            return zeep.Client(self.wsdl, transport=self.transport, **self.zeep_options)
-        http = httpx.AsyncClient(
-            transport=httpx.MockTransport(self.server.async_handler), **self.client_options
-        )
-        self.transport = MtomTransport(client=http, **self.options)
-        return zeep.AsyncClient(self.wsdl, transport=self.transport, **self.zeep_options)
-
-    def call(self, operation: str, **kwargs: Any) -> Any:
-        """The operation's result (the sync client in this thread, the async one in a loop)."""
-        client = self.make()
-        if self.kind == "sync":
-            with client:
-                return client.service[operation](**kwargs)
-
-        async def run() -> Any:
-            async with client:
-                return await client.service[operation](**kwargs)
-
-        return anyio.run(run)
-
-
-KINDS = pytest.mark.parametrize("kind", ["sync", "async"])
+    return write_wsdl(tmp_path)
 
 
 # --- uploads ----------------------------------------------------------------------------------

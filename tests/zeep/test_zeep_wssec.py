@@ -25,18 +25,18 @@ pytest.importorskip("cryptography")
 pytest.importorskip("xmlsec")
 zeep = pytest.importorskip("zeep")
 etree = pytest.importorskip("lxml.etree")
-from test_zeep_clients import (  # noqa: E402
-    KINDS,
-    NS,
-    SOAP12,
-    WSDL,
-    Clients,
-    Server,
-    envelope,
-)
 from wsscheck import Identity, make_identity, xop_infoset  # noqa: E402
 from zeep.exceptions import SignatureVerificationFailed  # noqa: E402
 from zeep.wsse.signature import BinarySignature, Signature, verify_envelope  # noqa: E402
+from zeepservice import (  # noqa: E402
+    KINDS,
+    NS,
+    SOAP12,
+    Clients,
+    Server,
+    envelope,
+    write_wsdl,
+)
 
 from asyncmtom import SOAP12 as SOAP12_VERSION  # noqa: E402
 from asyncmtom import (  # noqa: E402
@@ -62,9 +62,7 @@ def files(identity: Identity, tmp_path: Path) -> tuple[str, str]:
 
 @pytest.fixture
 def wsdl(tmp_path: Path) -> str:
-    path = tmp_path / "documents.wsdl"
-    path.write_text(WSDL)
-    return str(path)
+    return write_wsdl(tmp_path)
 
 
 class SigningServer(Server):
