@@ -5,7 +5,7 @@ no task is spawned and none can leak: `trampoline` is a small synchronous
 generator that steps the callback's coroutine (``send``/``throw``), the way an
 event loop does, and yields every value the coroutine yields.  ``await
 write(chunk)`` yields a `ChunkSignal`; anything else (an asyncio future, a
-trio trap) is for the event loop.  The body's pass (``_body.iter_body``)
+trio trap) is for the event loop.  The body's pass (``_pass.iter_body``)
 decides what to do with each: a chunk is handed on to the consumer, any other
 value is forwarded to the loop with `Forward` and the loop's answer is sent
 back into the trampoline (an exception to raise in the callback instead is

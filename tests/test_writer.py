@@ -701,7 +701,7 @@ async def test_large_parts_are_joined_with_or_without_a_content_length(known_siz
 
 _FAULTS_SCRIPT = """
 import asyncio, os, resource, sys
-import asyncmtom._body as body
+import asyncmtom._pass as body
 from asyncmtom import MtomEncoding, XmlWriter
 if sys.argv[1] == "unsettled":
     body._allocator_settled = True  # as if it had run: it will not

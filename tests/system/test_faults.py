@@ -43,7 +43,7 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 from mtomcheck import decode_with_email
 
-import asyncmtom._body as _body
+import asyncmtom._pass as _pass
 from asyncmtom import (
     MtomEncoding,
     PartSizeError,
@@ -679,7 +679,7 @@ async def test_streaming_memory_stays_flat(anyio_backend: str, join_size: int) -
     writer.end_element()
     # The once-per-process block freed for glibc's sake (calloc'ed, never touched) is
     # not part of streaming: it goes first, outside the measurement.
-    _body._settle_allocator(join_size or 1)
+    _pass._settle_allocator(join_size or 1)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
