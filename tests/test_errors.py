@@ -114,3 +114,10 @@ async def test_a_bad_content_type_given_to_the_writer_is_a_value_error() -> None
         with pytest.raises(error) as caught:
             await writer.write_bytes(b"x" * 1000, content_type=content_type_given)  # type: ignore[arg-type]
         assert type(caught.value) is error
+
+
+@pytest.mark.parametrize("given", [None, b"multipart/related", 5])
+async def test_a_content_type_that_is_not_a_str_is_a_type_error(given: object) -> None:
+    with pytest.raises(TypeError, match="content_type must be a str") as caught:
+        await _read(given, b"")  # type: ignore[arg-type]
+    assert not isinstance(caught.value, MtomError)

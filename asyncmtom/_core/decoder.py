@@ -28,7 +28,8 @@ Rules.
   ``max_root_size`` over the root's body, and ``max_parts``,
   ``max_header_size``, ``max_headers``, ``max_part_size`` in the parser.
 - Anything malformed is `MtomFormatError`, a limit `MtomLimitError`: both say
-  what the peer sent.  After any failure (also one the shell reports with
+  what the peer sent.  A ``content_type`` that is not a ``str`` is the
+  caller's mistake: `TypeError`.  After any failure (also one the shell reports with
   `Decoder.fail`, such as the source's own error or a cancellation), every
   later call raises `ReaderStateError`: the body may be half consumed and
   nothing after it can be trusted.
@@ -123,6 +124,8 @@ class Decoder:
     """One message's decoding state (see the module docstring for its rules)."""
 
     def __init__(self, content_type: str, limits: ReaderLimits) -> None:
+        if not isinstance(content_type, str):  # the caller's mistake, not what the peer sent
+            raise TypeError(f"content_type must be a str, not {type(content_type).__name__}")
         self._limits = limits
         self._failure: BaseException | None = None
         #: Body bytes received so far.
