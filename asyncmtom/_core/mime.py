@@ -47,7 +47,7 @@ _CONTENT_ID = re.compile(r"[A-Za-z0-9.\-]+@[A-Za-z0-9.\-]+")
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'  # printable ASCII but quote and backslash
 _MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}([ \t]*;[ \t]*{_TOKEN}=({_TOKEN}|{_QUOTED}))*[ \t]*")
-_PRINTABLE_URI = re.compile(r"[\x21-\x7e]*")
+_ACTION = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*")  # printable ASCII but space, quote, backslash
 
 
 def make_boundary() -> str:
@@ -55,51 +55,48 @@ def make_boundary() -> str:
     return f"uuid:{uuid.uuid4()}"
 
 
-def _check_str(value: object, what: str) -> None:
+def _checked(value: str, pattern: re.Pattern[str], what: str, expected: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"the {what} must be a str, not {type(value).__name__}")
+    if pattern.fullmatch(value) is None:
+        raise ValueError(f"invalid {what} {value!r}: {expected}")
+    return value
 
 
 def check_boundary(boundary: str) -> str:
-    _check_str(boundary, "MIME boundary")
-    if _BOUNDARY.fullmatch(boundary) is None:
-        raise ValueError(
-            f"invalid MIME boundary {boundary!r}: RFC 2046 allows 1 to 70 characters from "
-            "[0-9A-Za-z'()+_,-./:=? ], not ending in a space"
-        )
-    return boundary
+    return _checked(
+        boundary,
+        _BOUNDARY,
+        "MIME boundary",
+        "RFC 2046 allows 1 to 70 characters from [0-9A-Za-z'()+_,-./:=? ], not ending in a space",
+    )
 
 
 def check_content_id(content_id: str, what: str = "Content-ID") -> str:
-    _check_str(content_id, what)
-    if _CONTENT_ID.fullmatch(content_id) is None:
-        raise ValueError(
-            f"invalid {what} {content_id!r}: use [A-Za-z0-9.-] and one @domain, "
-            "without angle brackets"
-        )
-    return content_id
+    return _checked(
+        content_id, _CONTENT_ID, what, "use [A-Za-z0-9.-] and one @domain, without angle brackets"
+    )
 
 
 def check_media_type(media_type: str, what: str = "content type") -> str:
     """Accept ``type/subtype`` with optional ``; name=value`` parameters, ASCII only."""
-    _check_str(media_type, what)
-    if _MEDIA_TYPE.fullmatch(media_type) is None:
-        raise ValueError(
-            f"invalid {what} {media_type!r}: expected 'type/subtype' with optional "
-            "'; name=value' parameters, printable ASCII, no CR or LF"
-        )
-    return media_type
+    return _checked(
+        media_type,
+        _MEDIA_TYPE,
+        what,
+        "expected 'type/subtype' with optional '; name=value' parameters, printable ASCII, "
+        "no CR or LF",
+    )
 
 
 def check_action(action: str) -> str:
     """A SOAP action is a URI: printable ASCII without spaces, quotes or backslashes."""
-    _check_str(action, "SOAP action")
-    if _PRINTABLE_URI.fullmatch(action) is None or '"' in action or "\\" in action:
-        raise ValueError(
-            f"invalid SOAP action {action!r}: expected a URI of printable ASCII without "
-            "spaces, quotes or backslashes (no CR or LF)"
-        )
-    return action
+    return _checked(
+        action,
+        _ACTION,
+        "SOAP action",
+        "expected a URI of printable ASCII without spaces, quotes or backslashes (no CR or LF)",
+    )
 
 
 class MultipartFraming:
