@@ -20,9 +20,11 @@ error that refuses a second pass.
 
 Chunks are handed on as given (``bytes`` never copied; other bytes-like
 values as a flat byte ``memoryview``), so a caller may keep reusing its
-buffer only once the chunk was handed on.  Closing a `SourceChunks` closes
-what it opened (a file) and an async generator it iterated, never a
-caller's stream or file.
+buffer only once the chunk was handed on.  An empty chunk from an async
+iterable is handed on too, and counts for nothing: the body's outbox never
+passes one on, the reader skips it (only ``read(n)`` ends on ``b""``).
+Closing a `SourceChunks` closes what it opened (a file) and an async
+generator it iterated, never a caller's stream or file.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import aclosing
+from itertools import accumulate
 from typing import Any
 
 import anyio
@@ -216,3 +217,32 @@ async def test_a_failing_pull_source_is_noted_once_with_its_content_id() -> None
     (note,) = caught.value.__notes__
     assert f"<{writer._parts[0].content_id}>" in note
     assert not received.endswith(b"--\r\n")
+
+
+@pytest.mark.parametrize("join_size", [0, 64])
+async def test_empty_chunks_are_not_handed_on_nor_reported(join_size: int) -> None:
+    """Empty writes and empty source chunks add nothing: no empty chunk, no extra report."""
+
+    async def push(write: Any) -> None:
+        for chunk in (b"a" * 1000, b"", bytearray(), b"b" * 1000, b""):
+            await write(chunk)
+            await anyio.lowlevel.checkpoint()  # what was written is handed on here
+
+    class Source:  # an async iterable: read again by every pass
+        async def __aiter__(self) -> Any:
+            for chunk in (b"c" * 2000, b"", memoryview(b""), b"d" * 10, b""):
+                yield chunk
+
+    writer = XmlWriter(MtomEncoding(boundary="test-boundary"), join_size=join_size)
+    with writer.element("r", NS):
+        await writer.push_bytes(push, size=2000)
+        await writer.pull_bytes(Source(), size=2010)
+    reports: list[Any] = []
+    body = writer.body(progress=reports.append)
+    chunks = [c async for c in body]
+    assert all(chunks), "no empty chunk is handed on"
+    assert [r.done for r in reports] == list(accumulate(len(c) for c in chunks))
+    assert b"".join(chunks).endswith(b"--test-boundary--\r\n")
+    digested = [c async for _, c in body._part_chunks()]  # a pass that reads the parts only
+    assert all(digested)
+    assert b"".join(digested) == b"a" * 1000 + b"b" * 1000 + b"c" * 2000 + b"d" * 10

@@ -14,7 +14,9 @@ reordering or dropping a byte:
   ``join_size`` is reached, because HTTP clients pay per chunk (httpx about
   28 us, more than copying 64 KiB) far more than per byte;
 - `Outbox.flush` hands on whatever is held, at the end of a part, before a
-  push callback waits for anything else than ``write``, and at the end.
+  push callback waits for anything else than ``write``, and at the end;
+- an empty chunk is never handed on (a chunked framer would take it for the
+  end of the body): it adds nothing to what is held.
 
 At most one coalescing buffer and one join batch are held.  `RawOutbox`
 hands on each chunk as it comes and drops the framing: a pass that only
@@ -79,7 +81,11 @@ class Outbox:
         return joined
 
     def flush(self) -> list[bytes]:
-        ready = [self.take_batch()] if self.batch else []
+        ready = []
+        if self.batch:
+            joined = self.take_batch()
+            if joined:  # a batch of empty chunks only: nothing to hand on
+                ready.append(joined)
         if self.out:
             ready.append(bytes(self.out))
             del self.out[:]
@@ -92,6 +98,8 @@ class RawOutbox(Outbox):
     __slots__ = ()
 
     def add(self, data: bytes | memoryview) -> list[bytes]:
+        if not data:
+            return []
         return [data if type(data) is bytes else bytes(data)]
 
     def flush(self) -> list[bytes]:

@@ -47,3 +47,15 @@ def test_memoryviews_are_copied_once_and_raw_drops_framing() -> None:
     raw.out += b"framing"
     assert raw.add(memoryview(b"abc")) == [b"abc"]
     assert raw.flush() == [] and not raw.out
+
+
+def test_empty_chunks_are_never_handed_on() -> None:
+    """A chunked framer would take an empty chunk for the end of the body."""
+    for join_size in (0, 64):
+        box = Outbox(coalesce_size=16, pass_through_size=8, join_size=join_size)
+        box.joining = bool(join_size)
+        out = run(box, [b"", b"a" * 20, b""])
+        out += box.add(b"") + box.flush() + box.add(memoryview(b"")) + box.flush()
+        assert out == [b"a" * 20] and not box.batch and not box.out
+    raw = RawOutbox(16, 8, 0)
+    assert raw.add(b"") == [] and raw.add(memoryview(bytearray())) == []
