@@ -50,7 +50,7 @@ from ._core.encoding import (
 )
 from ._core.mime import MultipartFraming, check_media_type, make_boundary
 from ._core.plan import PlannedPart, PullPiece, PushPiece, XopPlan
-from ._core.xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_chars, check_ncname
+from ._core.xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_ncname
 from ._errors import PartSizeError, WriterStateError
 from ._progress import ProgressCallback
 from ._sources import BytesLike, ByteSource, SourceChunks, as_chunk, check_source
@@ -305,7 +305,6 @@ class XmlWriter:
         """Add an attribute to the element just started; bytes become canonical base64."""
         self._check_writable()
         if isinstance(value, str):
-            check_chars(value, "attribute value")
             text = value
         else:
             data = as_chunk(value)
@@ -332,8 +331,31 @@ class XmlWriter:
     def text(self, value: str) -> None:
         """Write character data (escaped)."""
         self._check_writable()
-        check_chars(value)
         self._serializer.text(value)
+
+    # -- places filled in later ---------------------------------------------
+
+    def _reserve(self, what: str | None = None) -> int:
+        """Close the open start tag and return a place where an element is filled in later.
+
+        A WS-Security signature goes there once the digests of what it signs
+        are known.  When *what* names the place, `body` refuses to start until
+        `_fill` has filled it in, so that the message never goes out without it.
+        """
+        slot = self._serializer.mark()
+        if what is not None:
+            self._unfilled.append(what)
+        return slot
+
+    def _fill(self, slot: int, data: bytes, what: str | None = None) -> None:
+        """Put the serialized element *data* at *slot*, a place `_reserve` returned."""
+        self._serializer.insert(slot, data)
+        if what is not None:
+            self._unfilled.remove(what)
+
+    def _root_xml(self) -> bytes:
+        """The root XML written so far (a signature's digests are computed over it)."""
+        return self._serializer.peek()
 
     # -- binary content ----------------------------------------------------
 
@@ -540,7 +562,7 @@ class XmlWriter:
 
         async def emit(data: bytes | memoryview) -> None:
             serializer.raw(encoder.encode(data))
-            if sink is not None and len(serializer.buffer) >= threshold:
+            if sink is not None and serializer.buffered >= threshold:
                 await self._send_buffer()
 
         await self._guarded(run_now, emit)
@@ -566,7 +588,7 @@ class XmlWriter:
         """The exact body length, or None while unknown (then the client sends chunked)."""
         if self._sink is not None or not self._serializer.complete:
             return None
-        length = self._xml_handed_on + len(self._serializer.buffer)
+        length = self._xml_handed_on + self._serializer.buffered
         return length if self._plan is None else self._plan.content_length(length)
 
     @property
@@ -618,11 +640,9 @@ class XmlWriter:
     def _make_body(self, progress: ProgressCallback | None = None) -> MtomBody:
         total = self.content_length
         self._started = True
-        buffer = self._serializer.buffer
-        head = b"" if self._framing is None or self._sent_head else self._framing.root_head
-        first = head + bytes(buffer)
-        self._xml_handed_on += len(buffer)
-        del buffer[:]
+        xml = self._serializer.take()
+        self._xml_handed_on += len(xml)
+        first = xml if self._framing is None or self._sent_head else self._framing.root_head + xml
         return MtomBody(
             first,
             self._parts,
@@ -648,14 +668,11 @@ class XmlWriter:
 
     async def _send_buffer(self) -> None:
         assert self._sink is not None
-        buffer = self._serializer.buffer
+        data = self._serializer.take()
+        self._xml_handed_on += len(data)
         if not self._sent_head and self._framing is not None:
-            data = self._framing.root_head + bytes(buffer)
-        else:
-            data = bytes(buffer)
+            data = self._framing.root_head + data
         self._sent_head = True
-        self._xml_handed_on += len(buffer)
-        del buffer[:]
         if data:
             try:
                 await self._sink.send(data)
@@ -668,7 +685,7 @@ class XmlWriter:
         if self._sink is None:
             raise WriterStateError("flush() needs a writer bound to a sink")
         self._check_writable()
-        if len(self._serializer.buffer) >= min_size:
+        if self._serializer.buffered >= min_size:
             await self._send_buffer()
 
     async def aclose(self) -> None:

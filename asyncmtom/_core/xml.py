@@ -1,9 +1,10 @@
 """Sans-I/O XML 1.0 serializer: names, namespaces, escaping, nothing else.
 
 Strategy: the serializer appends UTF-8 bytes to one ``bytearray`` that its
-owner drains.  A start tag stays open until the first piece of content (or the
-end of the element) so that attributes and namespace declarations can still be
-added to it; an element closed with no content becomes ``<a/>``.
+owner drains with `XmlSerializer.take`; nothing else writes to it.  A start
+tag stays open until the first piece of content (or the end of the element)
+so that attributes and namespace declarations can still be added to it; an
+element closed with no content becomes ``<a/>``.
 
 Namespaces are tracked as one dictionary of the bindings in scope, plus, per
 element, the list of bindings it changed so that ``end_element`` can restore
@@ -14,7 +15,8 @@ as document/literal services with unqualified children expect.
 
 What is refused, with `InvalidXmlError`: names that are not NCNames,
 characters XML 1.0 does not allow (C0 controls other than tab, CR and LF,
-lone surrogates, U+FFFE and U+FFFF), prefixes without a namespace, and
+lone surrogates, U+FFFE and U+FFFF) in text, attribute values and namespace
+names, prefixes without a namespace, and
 rebinding the reserved ``xml`` and ``xmlns`` prefixes.  Misuse of the
 structure (an attribute after content, text beside binary content, closing
 what is not open, a second root) raises `WriterStateError`.
@@ -156,12 +158,12 @@ class ElementFrame:
 
 
 class XmlSerializer:
-    """Serialize one XML document into ``self.buffer`` (UTF-8 bytes)."""
+    """Serialize one XML document into UTF-8 bytes, drained with `take`."""
 
     def __init__(self, *, xml_declaration: bool = False) -> None:
-        self.buffer = bytearray()
+        self._buffer = bytearray()
         if xml_declaration:
-            self.buffer += b'<?xml version="1.0" encoding="utf-8"?>'
+            self._buffer += b'<?xml version="1.0" encoding="utf-8"?>'
         self._bindings: dict[str, str | None] = {"xml": XML_NAMESPACE}
         self._stack: list[ElementFrame] = []
         self._tag_open = False
@@ -176,8 +178,19 @@ class XmlSerializer:
         return self._root_done and not self._stack
 
     @property
-    def depth(self) -> int:
-        return len(self._stack)
+    def buffered(self) -> int:
+        """How many bytes are serialized and not yet taken."""
+        return len(self._buffer)
+
+    def take(self) -> bytes:
+        """Return the bytes serialized since the last `take`, and forget them."""
+        data = bytes(self._buffer)
+        del self._buffer[:]
+        return data
+
+    def peek(self) -> bytes:
+        """The bytes serialized since the last `take`, kept."""
+        return bytes(self._buffer)
 
     @property
     def current(self) -> ElementFrame:
@@ -187,7 +200,7 @@ class XmlSerializer:
 
     def _close_start_tag(self) -> None:
         if self._tag_open:
-            self.buffer += b">"
+            self._buffer += b">"
             self._tag_open = False
 
     # -- namespaces --------------------------------------------------------
@@ -213,9 +226,9 @@ class XmlSerializer:
         self._bindings[prefix] = namespace
         value = _escape_attribute(namespace or "")
         if prefix:
-            self.buffer += b" xmlns:" + prefix.encode("utf-8") + b'="' + value + b'"'
+            self._buffer += b" xmlns:" + prefix.encode("utf-8") + b'="' + value + b'"'
         else:
-            self.buffer += b' xmlns="' + value + b'"'
+            self._buffer += b' xmlns="' + value + b'"'
 
     @staticmethod
     def _check_prefix(prefix: str, namespace: str | None) -> None:
@@ -276,7 +289,7 @@ class XmlSerializer:
         else:
             qname = name.encode("utf-8")
         self._close_start_tag()
-        self.buffer += b"<" + qname
+        self._buffer += b"<" + qname
         frame = ElementFrame(qname, name, namespace)
         self._stack.append(frame)
         self._tag_open = True
@@ -293,6 +306,7 @@ class XmlSerializer:
     def attribute(
         self, name: str, value: str, namespace: str | None = None, prefix: str | None = None
     ) -> None:
+        check_chars(value, "attribute value")
         check_ncname(name)
         namespace = namespace or None
         if not self._stack or not self._tag_open:
@@ -316,9 +330,10 @@ class XmlSerializer:
         if key in frame.attributes:
             raise InvalidXmlError(f"attribute {name!r} is already set on this element")
         frame.attributes.add(key)
-        self.buffer += b" " + qname + b'="' + _escape_attribute(value) + b'"'
+        self._buffer += b" " + qname + b'="' + _escape_attribute(value) + b'"'
 
     def text(self, value: str) -> None:
+        check_chars(value)
         if not self._stack:
             raise WriterStateError("text must be inside the root element")
         frame = self._stack[-1]
@@ -331,17 +346,17 @@ class XmlSerializer:
         if frame.content == ContentKind.EMPTY:
             frame.content = ContentKind.TEXT
         self._close_start_tag()
-        self.buffer += _escape_text(value)
+        self._buffer += _escape_text(value)
 
     def end_element(self) -> ElementFrame:
         if not self._stack:
             raise WriterStateError("end_element() with no open element")
         frame = self._stack.pop()
         if self._tag_open:
-            self.buffer += b"/>"
+            self._buffer += b"/>"
             self._tag_open = False
         else:
-            self.buffer += b"</" + frame.qname + b">"
+            self._buffer += b"</" + frame.qname + b">"
         for prefix, previous in reversed(frame.restore):
             if previous is None and prefix:
                 del self._bindings[prefix]
@@ -354,7 +369,8 @@ class XmlSerializer:
     # -- places filled in later ----------------------------------------------
 
     def mark(self) -> int:
-        """Close the open start tag and return the offset in ``buffer`` where content goes next.
+        """Close the open start tag and return the offset (in what is not yet taken) of what
+        comes next.
 
         A signature is spliced in at such a mark once the digests are known;
         the open element counts as holding a child from now on.
@@ -364,11 +380,11 @@ class XmlSerializer:
             raise WriterStateError(f"<{frame.local_name}> cannot hold child elements here")
         frame.content = ContentKind.CHILDREN
         self._close_start_tag()
-        return len(self.buffer)
+        return len(self._buffer)
 
     def insert(self, offset: int, data: bytes) -> None:
-        """Insert serialized XML (a whole element) at *offset*, a `mark` still in ``buffer``."""
-        self.buffer[offset:offset] = data
+        """Insert serialized XML (a whole element) at *offset*, a `mark` not yet taken."""
+        self._buffer[offset:offset] = data
 
     # -- binary content ----------------------------------------------------
 
@@ -386,14 +402,14 @@ class XmlSerializer:
 
     def raw(self, data: bytes) -> None:
         """Append already-serialized content (base64 text) to the open element."""
-        self.buffer += data
+        self._buffer += data
 
     def xop_include(self, content_id: str) -> None:
         """Write the ``xop:Include`` that refers to the part *content_id*."""
         if self._bindings.get("xop") == XOP_NAMESPACE:
-            self.buffer += b'<xop:Include href="cid:' + content_id.encode("ascii") + b'"/>'
+            self._buffer += b'<xop:Include href="cid:' + content_id.encode("ascii") + b'"/>'
         else:
-            self.buffer += (
+            self._buffer += (
                 (b'<xop:Include xmlns:xop="' + XOP_NAMESPACE.encode("ascii") + b'" href="cid:')
                 + content_id.encode("ascii")
                 + b'"/>'

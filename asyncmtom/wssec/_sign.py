@@ -111,8 +111,7 @@ class Signature:
             writer, self._slot, [(id_, hash_name, None) for id_ in self.ids]
         )
         references = [_Reference(id_, digests[id_]) for id_ in self.ids]
-        writer._serializer.insert(self._slot, self._render(references))
-        writer._unfilled.remove(_UNSIGNED)
+        writer._fill(self._slot, self._render(references), _UNSIGNED)
         self._signed = True
 
     def _render(self, references: Sequence[_Reference]) -> bytes:
@@ -209,7 +208,7 @@ async def _document_digests(
     """The digests of the signed elements of *writer*'s complete document, parts streamed.
 
     *references* gives each signed element's id, hashlib name and
-    InclusiveNamespaces prefixes.  The signature goes at *slot* (a mark in
+    InclusiveNamespaces prefixes.  The signature goes at *slot* (a place reserved in
     the root XML): no signed element may hold it.  Every part a signed
     element holds must be readable twice; it is read once here.
     """
@@ -218,9 +217,9 @@ async def _document_digests(
     writer._check_writable()
     if writer._sink is not None:
         raise WriterStateError("a signed message cannot be written to a sink progressively")
-    buffer = writer._serializer.buffer
+    xml = writer._root_xml()
     placeholder = f'<ds:Signature xmlns:ds="{DS_NAMESPACE}"/>'.encode("ascii")
-    root = parse_xml(bytes(buffer[:slot]) + placeholder + bytes(buffer[slot:]))
+    root = parse_xml(xml[:slot] + placeholder + xml[slot:])
     ids = [id_ for id_, _, _ in references]
     elements = find_by_id(root, ids)
     marker = next(root.iter(f"{{{DS_NAMESPACE}}}Signature"))
@@ -271,7 +270,7 @@ async def sign_prepared(writer: XmlWriter, slot: int, signature: Any, signer: Si
     for each Reference's DigestValue, computed here over the document the
     writer holds with the parts streamed, and the SignatureValue over the new
     SignedInfo, made with *signer*'s key.  *slot* is where the signature
-    stood (`XmlSerializer.mark`).  What cannot be signed here (a
+    stood (the place the writer reserved for it).  What cannot be signed here (a
     canonicalization, transform or algorithm not supported, a reference
     that is not ``#id``) raises `SignatureError` before anything is read.
     """
@@ -299,4 +298,4 @@ async def sign_prepared(writer: XmlWriter, slot: int, signature: Any, signer: Si
     if signature_value is None:
         raise SignatureError("the signature has no SignatureValue")
     signature_value.text = _b64(value)
-    writer._serializer.insert(slot, etree.tostring(signature))
+    writer._fill(slot, etree.tostring(signature))

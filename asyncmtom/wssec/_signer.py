@@ -198,8 +198,7 @@ class Signer:
                             moment.strftime("%Y-%m-%dT%H:%M:%S.")
                             + f"{moment.microsecond // 1000:03d}Z"
                         )
-        signature._slot = writer._serializer.mark()
-        writer._unfilled.append(_UNSIGNED)
+        signature._slot = writer._reserve(_UNSIGNED)
         writer.end_element()
         return signature
 

@@ -115,7 +115,7 @@ async def _write_element(
             writer.text(text)
     for child in children:
         if held is not None and child is held.element:
-            held.slot = writer._serializer.mark()  # the signature goes here once it is made
+            held.slot = writer._reserve()  # the signature goes here once it is made
         elif isinstance(child.tag, str):
             found += await _write_element(writer, child, nsmap, held)
         # comments, processing instructions and entities are dropped, their tails kept

@@ -14,7 +14,7 @@ def build(steps: list[tuple]) -> bytes:
     s = XmlSerializer()
     for op, *args in steps:
         getattr(s, op)(*args)
-    return bytes(s.buffer)
+    return s.take()
 
 
 def test_declarations_only_where_not_in_scope() -> None:
@@ -76,7 +76,7 @@ def test_escaping_round_trips_through_a_parser() -> None:
     s.attribute("v", value)
     s.text(text)
     s.end_element()
-    tree = ET.fromstring(bytes(s.buffer))
+    tree = ET.fromstring(s.take())
     assert tree.get("v") == value
     assert tree.text == text
 
@@ -87,7 +87,7 @@ def test_namespaced_attribute_gets_a_prefix() -> None:
     s.attribute("type", "xs:string", "http://www.w3.org/2001/XMLSchema-instance")
     s.attribute("lang", "en", XML_NAMESPACE, "xml")
     s.end_element()
-    tree = ET.fromstring(bytes(s.buffer))
+    tree = ET.fromstring(s.take())
     assert tree.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "xs:string"
     assert tree.get(f"{{{XML_NAMESPACE}}}lang") == "en"
 
@@ -130,3 +130,47 @@ def test_duplicate_attribute_refused() -> None:
     s.attribute("x", "1")
     with pytest.raises(InvalidXmlError):
         s.attribute("x", "2")
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x0b", "\ud800", "\ufffe", "\uffff"])
+def test_characters_xml_does_not_allow_are_refused_in_text_and_attribute_values(bad: str) -> None:
+    s = XmlSerializer()
+    s.start_element("a", None, None)
+    with pytest.raises(InvalidXmlError, match="attribute value holds U"):
+        s.attribute("x", bad)
+    with pytest.raises(InvalidXmlError, match="text holds U"):
+        s.text(bad)
+    s.end_element()
+    assert s.take() == b"<a/>"
+
+
+def test_values_that_are_not_str_are_refused() -> None:
+    s = XmlSerializer()
+    s.start_element("a", None, None)
+    with pytest.raises(InvalidXmlError, match="attribute value must be a str"):
+        s.attribute("x", b"v")  # type: ignore[arg-type]
+    with pytest.raises(InvalidXmlError, match="text must be a str"):
+        s.text(1)  # type: ignore[arg-type]
+
+
+def test_take_hands_on_each_byte_once() -> None:
+    s = XmlSerializer(xml_declaration=True)
+    s.start_element("a", None, None)
+    s.text("x")
+    assert s.buffered == len(s.peek()) == len(b'<?xml version="1.0" encoding="utf-8"?><a>x')
+    assert s.take() == b'<?xml version="1.0" encoding="utf-8"?><a>x'
+    assert s.buffered == 0
+    s.end_element()
+    assert s.take() == b"</a>"
+    assert s.take() == b""
+
+
+def test_a_mark_is_filled_in_later() -> None:
+    s = XmlSerializer()
+    s.start_element("Header", None, None)
+    s.start_element("Timestamp", None, None)
+    s.end_element()
+    slot = s.mark()
+    s.end_element()
+    s.insert(slot, b"<Signature/>")
+    assert s.take() == b"<Header><Timestamp/><Signature/></Header>"

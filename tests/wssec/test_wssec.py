@@ -453,7 +453,7 @@ async def test_verify_message_refuses_a_changed_part_a_wrong_key_and_an_unsigned
 
 
 def signature_timestamp_ids(writer: XmlWriter) -> list[str]:
-    tree = etree.fromstring(bytes(writer._serializer.buffer))
+    tree = etree.fromstring(writer._root_xml())
     return [
         str(e.get(f"{{{WSU_NAMESPACE}}}Id")) for e in tree.iter(f"{{{WSU_NAMESPACE}}}Timestamp")
     ]
