@@ -1,7 +1,9 @@
 """The async XML writer: structure is synchronous, binary content is awaited.
 
-Strategy.  `XmlWriter` owns a sans-I/O `XmlSerializer` (the root XML, built in
-memory; it is small next to the attachments) and a plan of MIME parts.  Each
+Strategy.  `XmlWriter` is a facade over three pieces: a sans-I/O
+`XmlSerializer` (the root XML, built in memory; it is small next to the
+attachments), the core's `XopPlan` of MIME parts, and `BinaryContent`
+(``_binary_content.py``), which applies the plan to each binary call.  Each
 binary call on an element either writes canonical base64 into the XML now or
 appends a piece to that element's part; the ``xop:Include`` is written the
 moment the element's content becomes a part.  Parts hold references only: a
@@ -11,137 +13,50 @@ with attachment size.
 
 The inline-or-part decision (MTOM only) follows .NET's WsPushBytes: a value
 whose size is declared and fits in ``max_inline_size`` is read at once and
-inlined; anything larger or of unknown size becomes a part.  Small values are
-held back until the element ends, so that several calls on one element still
-give either one part or one unbroken base64 run.  ``inline=True`` forces base64
-(the source is read now), ``inline=False`` forces a part.
+inlined; anything larger or of unknown size becomes a part.  ``inline=True``
+forces base64 (the source is read now), ``inline=False`` forces a part.
 
 With `TextEncoding` every source is read at once into base64.  A writer bound
 to a ``sink`` streams progressively: `flush` hands on the XML written so far
 and large inline base64 is flushed as it grows, so even a TextEncoding message
-of any size is sent with bounded memory.
+of any size is sent with bounded memory.  Without a sink, `body` hands the
+root XML and the planned parts to `MtomBody` (``_body.py``), which streams them.
 
-Once `body` has started (or the writer failed), every further write raises
+Once `body` has started (or the writer failed, which is when a caller's
+source fails while it is read at once), every further write raises
 `WriterStateError`: a message is either whole or visibly broken.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import stat
 import sys
-from collections.abc import (
-    Awaitable,
-    Callable,
-    Iterator,
-)
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing, contextmanager
-from typing import Any, Protocol
+from typing import Any
 
+from ._binary_content import (
+    BinaryContent,
+    RunNow,
+    check_size,
+    known_size,
+    run_bytes,
+    run_pull,
+    run_push,
+)
 from ._body import MtomBody, pull_piece
 from ._core.base64 import Base64Encoder
-from ._core.encoding import (
-    MtomEncoding,
-    TextEncoding,
-    soap_action_header,
-    start_info,
-    text_content_type,
-)
-from ._core.mime import MultipartFraming, check_media_type, make_boundary
-from ._core.plan import PlannedPart, PullPiece, PushPiece, XopPlan
-from ._core.xml import XMIME_NAMESPACE, ElementFrame, XmlSerializer, check_ncname
-from ._errors import PartSizeError, WriterStateError
+from ._core.encoding import MtomEncoding, TextEncoding
+from ._core.plan import PlannedPart, PullPiece, PushPiece
+from ._core.xml import XMIME_NAMESPACE, XmlSerializer, check_ncname
+from ._errors import WriterStateError
+from ._output import ByteSink, MessageOutput
 from ._progress import ProgressCallback
-from ._sources import BytesLike, ByteSource, SourceChunks, as_chunk, check_source
+from ._sources import BytesLike, ByteSource, as_chunk, check_source
 
 __all__ = ["ByteSink", "WriteFunction", "XmlWriter"]
 
 WriteFunction = Callable[[BytesLike], Awaitable[None]]
 """The ``write`` a push callback receives: ``await write(chunk)``."""
-
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-_PENDING, _INLINE, _PART = 0, 1, 2
-
-
-class ByteSink(Protocol):
-    """Anything with ``async send(bytes)``: an ``anyio.abc.ByteSendStream`` for one."""
-
-    async def send(self, item: bytes, /) -> None:
-        """Hand on one chunk of the body."""
-
-
-class _Binary:
-    """Binary content of one element: held back, inlined, or one part."""
-
-    __slots__ = ("content_type", "encoder", "mode", "part", "pending")
-
-    def __init__(self) -> None:
-        self.mode = _PENDING
-        self.pending = bytearray()
-        self.encoder: Base64Encoder | None = None
-        self.part: PlannedPart | None = None
-        self.content_type: str | None = None
-
-
-class _InlineWrite:
-    """The ``write`` handed to a callback that runs at once (inline content)."""
-
-    __slots__ = ("count", "emit", "limit", "returned", "unawaited")
-
-    def __init__(self, emit: Callable[[bytes | memoryview], Awaitable[None]], limit: int | None):
-        self.emit = emit
-        self.limit = limit
-        self.count = 0
-        self.returned = False
-        self.unawaited = 0  # write() calls whose awaitable has not run: their chunk is lost
-
-    def __call__(self, chunk: BytesLike) -> Awaitable[None]:
-        if self.returned:
-            raise WriterStateError("write() called after the push callback returned")
-        self.unawaited += 1
-        return self._write(chunk)
-
-    async def _write(self, chunk: BytesLike) -> None:
-        self.unawaited -= 1
-        data = as_chunk(chunk)
-        self.count += len(data)
-        if self.limit is not None and self.count > self.limit:
-            raise PartSizeError(
-                f"binary content was declared as {self.limit} bytes but the source wrote more"
-            )
-        await self.emit(data)
-
-
-def _check_size(size: int | None) -> int | None:
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        raise (TypeError if not isinstance(size, int) or isinstance(size, bool) else ValueError)(
-            f"size must be an int >= 0 or None, not {size!r}"
-        )
-    return size
-
-
-def _check_inline(inline: bool | None) -> bool | None:
-    if inline is not None and not isinstance(inline, bool):
-        raise TypeError(f"inline must be True, False or None, not {inline!r}")
-    return inline
-
-
-def _file_size(source: object) -> int | None:
-    """Bytes left in a regular file behind *source*, when that can be known cheaply."""
-    try:
-        if isinstance(source, os.PathLike):
-            st = os.stat(source)
-            return st.st_size if stat.S_ISREG(st.st_mode) else None
-        raw: Any = getattr(source, "wrapped", source)  # anyio.AsyncFile wraps a file object
-        fileno = raw.fileno()
-        st = os.fstat(fileno)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        return max(0, st.st_size - int(raw.tell()))
-    except (AttributeError, OSError, TypeError, ValueError):
-        return None
 
 
 class XmlWriter:
@@ -186,64 +101,44 @@ class XmlWriter:
             encoding = MtomEncoding()
         if not isinstance(encoding, (MtomEncoding, TextEncoding)):
             raise TypeError(f"encoding must be an MtomEncoding or a TextEncoding, not {encoding!r}")
-        for name, value in (
-            ("read_size", read_size),
-            ("coalesce_size", coalesce_size),
-            ("pass_through_size", pass_through_size),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int >= 1, not {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be an int >= 1, not {value!r}")
-        if not isinstance(join_size, int) or isinstance(join_size, bool):
-            raise TypeError(f"join_size must be an int >= 0, not {join_size!r}")
-        if join_size < 0:
-            raise ValueError(f"join_size must be an int >= 0, not {join_size!r}")
+        self._serializer = XmlSerializer(xml_declaration=encoding.xml_declaration)
+        self._output = MessageOutput(
+            encoding,
+            self._serializer,
+            read_size=read_size,
+            coalesce_size=coalesce_size,
+            pass_through_size=pass_through_size,
+            join_size=join_size,
+        )
         if sink is not None and not callable(getattr(sink, "send", None)):
             raise TypeError("sink must have an async send(bytes) method")
         self.encoding = encoding
         self._sink = sink
         self._read_size = read_size
-        self._coalesce_size = coalesce_size
-        self._pass_through_size = pass_through_size
-        self._join_size = join_size
-        self._serializer = XmlSerializer(xml_declaration=encoding.xml_declaration)
         self._started = False
         self._failed: BaseException | None = None
         self._busy = False
-        self._sent_head = False
-        self._xml_handed_on = 0  # root XML bytes already drained from the serializer
         self._closed = False
-        # Places in the root XML still to be filled in before anything is sent
-        # (a WS-Security signature, once its digests are known): what each is.
-        self._unfilled: list[str] = []
-        self._framing: MultipartFraming | None = None
-        self._plan: XopPlan | None = None
-        if isinstance(encoding, MtomEncoding):
-            token = secrets.token_hex(8)
-            self._framing = MultipartFraming(
-                boundary=encoding.boundary or make_boundary(),
-                start_id=encoding.start_id or f"root.{token}@asyncmtom",
-                start_info=start_info(encoding.soap, encoding.action),
-            )
-            self._plan = XopPlan(self._framing, token, encoding.max_inline_size)
-            content_type = self._framing.content_type
-        else:
-            content_type = text_content_type(encoding.soap, encoding.action)
+        self._binary = BinaryContent(
+            self._serializer,
+            self._output.plan,
+            None if sink is None else self._send_buffer,
+            read_size,
+        )
         #: The HTTP Content-Type of the message, known from construction.
-        self.content_type: str = content_type
+        self.content_type: str = self._output.content_type
 
     # -- state -------------------------------------------------------------
 
     @property
     def _parts(self) -> list[PlannedPart]:
         """The planned parts in document order (library code reads them: a digest pass)."""
-        return [] if self._plan is None else self._plan.parts
+        return self._output.parts
 
     @property
     def is_mtom(self) -> bool:
         """True when the output is a multipart/related XOP package."""
-        return self._framing is not None
+        return self._output.framing is not None
 
     @property
     def complete(self) -> bool:
@@ -276,14 +171,8 @@ class XmlWriter:
     def end_element(self) -> None:
         """Close the innermost open element."""
         self._check_writable()
-        frame = self._serializer.current
-        binary = frame.binary
-        if isinstance(binary, _Binary):
-            if binary.mode == _PENDING and binary.pending:
-                encoder = Base64Encoder()
-                self._serializer.raw(encoder.encode(binary.pending) + encoder.finish())
-            elif binary.mode == _INLINE and binary.encoder is not None:
-                self._serializer.raw(binary.encoder.finish())
+        if self._binary.current is not None:
+            self._binary.end()
         self._serializer.end_element()
 
     @contextmanager
@@ -312,7 +201,7 @@ class XmlWriter:
             text = (encoder.encode(data) + encoder.finish()).decode("ascii")
         self._serializer.attribute(name, text, namespace, prefix)
         if (namespace or None) == XMIME_NAMESPACE and name == "contentType":
-            self._serializer.current.xmime_content_type = text
+            self._binary.content_type_attribute(text)
 
     def namespace(self, prefix: str | None, namespace: str | None) -> None:
         """Declare *prefix* (None: the default namespace) on the element just started.
@@ -336,22 +225,12 @@ class XmlWriter:
     # -- places filled in later ---------------------------------------------
 
     def _reserve(self, what: str | None = None) -> int:
-        """Close the open start tag and return a place where an element is filled in later.
-
-        A WS-Security signature goes there once the digests of what it signs
-        are known.  When *what* names the place, `body` refuses to start until
-        `_fill` has filled it in, so that the message never goes out without it.
-        """
-        slot = self._serializer.mark()
-        if what is not None:
-            self._unfilled.append(what)
-        return slot
+        """A place for an element filled in later (a signature); `body` waits for a named one."""
+        return self._output.reserve(what)
 
     def _fill(self, slot: int, data: bytes, what: str | None = None) -> None:
         """Put the serialized element *data* at *slot*, a place `_reserve` returned."""
-        self._serializer.insert(slot, data)
-        if what is not None:
-            self._unfilled.remove(what)
+        self._output.fill(slot, data, what)
 
     def _root_xml(self) -> bytes:
         """The root XML written so far (a signature's digests are computed over it)."""
@@ -374,11 +253,7 @@ class XmlWriter:
         """
         view = as_chunk(data)
         piece = view if isinstance(view, bytes) else view.tobytes()
-
-        async def run(emit: Callable[[bytes | memoryview], Awaitable[None]]) -> None:
-            await emit(piece)
-
-        await self._binary(run, piece, len(piece), content_type, inline)
+        await self._add_binary(run_bytes(piece), piece, len(piece), content_type, inline)
 
     async def push_bytes(
         self,
@@ -397,25 +272,9 @@ class XmlWriter:
         """
         if not callable(callback):
             raise TypeError("push_bytes() needs an async callback(write, *args)")
-        size = _check_size(size)
-
-        async def run(emit: Callable[[bytes | memoryview], Awaitable[None]]) -> None:
-            write = _InlineWrite(emit, size)
-            try:
-                await callback(write, *args)
-            finally:
-                write.returned = True
-            if write.unawaited:
-                raise WriterStateError(
-                    "the push callback called write() without awaiting it: its chunk was lost"
-                )
-            if size is not None and write.count != size:
-                raise PartSizeError(
-                    f"binary content was declared as {size} bytes but the source wrote "
-                    f"{write.count}"
-                )
-
-        await self._binary(run, PushPiece(callback, args, size), size, content_type, inline)
+        size = check_size(size)
+        run = run_push(callback, args, size)
+        await self._add_binary(run, PushPiece(callback, args, size), size, content_type, inline)
 
     async def pull_bytes(
         self,
@@ -439,139 +298,25 @@ class XmlWriter:
         it stands now; an async iterator or generator, or an object with only
         ``read(n)``, can be sent once.
         """
-        size = _check_size(size)
+        size = check_size(size)
         check_source(source)
         if size is None:
-            if isinstance(source, (bytes, bytearray, memoryview)):
-                size = memoryview(source).nbytes
-            else:
-                size = _file_size(source)
+            size = known_size(source)
+        run = run_pull(source, size, self._read_size)
+        await self._add_binary(run, await pull_piece(source, size), size, content_type, inline)
 
-        async def run(emit: Callable[[bytes | memoryview], Awaitable[None]]) -> None:
-            count = 0
-            chunks = SourceChunks(source, self._read_size)
-            try:
-                async for data in chunks:
-                    count += len(data)
-                    if size is not None and count > size:
-                        raise PartSizeError(
-                            f"binary content was declared as {size} bytes but the source "
-                            "delivered more"
-                        )
-                    await emit(data)
-            finally:
-                await chunks.aclose()
-            if size is not None and count != size:
-                raise PartSizeError(
-                    f"binary content was declared as {size} bytes but the source delivered {count}"
-                )
-
-        await self._binary(run, await pull_piece(source, size), size, content_type, inline)
-
-    async def _binary(
+    async def _add_binary(
         self,
-        run_now: Callable[[Callable[[bytes | memoryview], Awaitable[None]]], Awaitable[None]],
+        run_now: RunNow,
         piece: bytes | PushPiece | PullPiece,
         size: int | None,
         content_type: str | None,
         inline: bool | None,
     ) -> None:
         self._check_writable()
-        inline = _check_inline(inline)
-        if content_type is not None:
-            check_media_type(content_type)
-        frame = self._serializer.current
-        existing = frame.binary
-        if isinstance(existing, _Binary):  # refuse before anything changes
-            if content_type is not None and existing.content_type not in (None, content_type):
-                raise WriterStateError(
-                    f"<{frame.local_name}> already has the content type {existing.content_type!r}"
-                )
-            if inline and existing.mode == _PART:
-                raise WriterStateError(
-                    f"the binary content of <{frame.local_name}> is already a part; "
-                    "inline=True cannot apply to it"
-                )
-        self._serializer.begin_binary()
-        binary = frame.binary
-        if not isinstance(binary, _Binary):
-            binary = frame.binary = _Binary()
-        if content_type is not None:
-            binary.content_type = content_type
-        encoding = self.encoding
-
-        if isinstance(encoding, MtomEncoding) and binary.mode == _PART:
-            assert binary.part is not None
-            if content_type is not None and binary.part.content_type != content_type:
-                assert self._plan is not None  # the part took a default type: replace it
-                self._plan.retype(binary.part, content_type)
-            binary.part.add(piece, size)
-            return
-
-        if isinstance(encoding, TextEncoding) or binary.mode == _INLINE or inline:
-            await self._run_inline(frame, binary, run_now)
-            return
-
-        assert self._plan is not None
-        if self._plan.inlines(len(binary.pending), size, inline):
-            await self._run_pending(binary, run_now)
-            return
-        self._make_part(frame, binary)
-        assert binary.part is not None
-        binary.part.add(piece, size)
-
-    def _make_part(self, frame: ElementFrame, binary: _Binary) -> None:
-        assert self._plan is not None
-        content_type = binary.content_type or frame.xmime_content_type or DEFAULT_CONTENT_TYPE
-        if binary.content_type is None and frame.xmime_content_type is not None:
-            check_media_type(content_type, "xmime:contentType")
-        part = self._plan.new_part(content_type)
-        if binary.pending:
-            part.add(bytes(binary.pending), len(binary.pending))
-            binary.pending = bytearray()
-        binary.mode = _PART
-        binary.part = part
-        self._serializer.xop_include(part.content_id)
-
-    async def _run_pending(
-        self,
-        binary: _Binary,
-        run_now: Callable[[Callable[[bytes | memoryview], Awaitable[None]]], Awaitable[None]],
-    ) -> None:
-        async def emit(data: bytes | memoryview) -> None:
-            binary.pending += data
-
-        await self._guarded(run_now, emit)
-
-    async def _run_inline(
-        self,
-        frame: ElementFrame,
-        binary: _Binary,
-        run_now: Callable[[Callable[[bytes | memoryview], Awaitable[None]]], Awaitable[None]],
-    ) -> None:
-        if binary.encoder is None:
-            binary.encoder = Base64Encoder()
-        encoder = binary.encoder
-        if binary.pending:
-            self._serializer.raw(encoder.encode(binary.pending))
-            binary.pending = bytearray()
-        binary.mode = _INLINE
-        serializer = self._serializer
-        sink = self._sink
-        threshold = self._read_size
-
-        async def emit(data: bytes | memoryview) -> None:
-            serializer.raw(encoder.encode(data))
-            if sink is not None and serializer.buffered >= threshold:
-                await self._send_buffer()
-
-        await self._guarded(run_now, emit)
-
-    async def _guarded(
-        self,
-        run_now: Callable[[Callable[[bytes | memoryview], Awaitable[None]]], Awaitable[None]],
-        emit: Callable[[bytes | memoryview], Awaitable[None]],
-    ) -> None:
+        emit = self._binary.add(piece, size, content_type, inline)
+        if emit is None:
+            return  # a part: nothing is read before the body is flushed
         self._busy = True
         try:
             await run_now(emit)
@@ -586,22 +331,12 @@ class XmlWriter:
     @property
     def content_length(self) -> int | None:
         """The exact body length, or None while unknown (then the client sends chunked)."""
-        if self._sink is not None or not self._serializer.complete:
-            return None
-        length = self._xml_handed_on + self._serializer.buffered
-        return length if self._plan is None else self._plan.content_length(length)
+        return None if self._sink is not None else self._output.content_length()
 
     @property
     def headers(self) -> dict[str, str]:
         """HTTP headers for the message: Content-Type, Content-Length when known, SOAPAction."""
-        headers = {"Content-Type": self.content_type}
-        length = self.content_length
-        if length is not None:
-            headers["Content-Length"] = str(length)
-        action = soap_action_header(self.encoding.soap, self.encoding.action)
-        if action is not None:
-            headers["SOAPAction"] = action
-        return headers
+        return self._output.headers(self.encoding, self.content_length)
 
     def body(self, *, progress: ProgressCallback | None = None) -> MtomBody:
         """The message body: an async iterable of bytes chunks that can be sent again.
@@ -625,10 +360,7 @@ class XmlWriter:
             raise WriterStateError(
                 "the document is not complete: close every element before sending the body"
             )
-        if self._unfilled:
-            raise WriterStateError(
-                f"{self._unfilled[0]} is not filled in yet: the message would go out without it"
-            )
+        self._output.check_filled()
         if progress is not None and not callable(progress):
             raise TypeError("progress must be a callable taking a Progress")
         if "aiohttp" in sys.modules:  # aiohttp can only send it again through our payload
@@ -640,21 +372,7 @@ class XmlWriter:
     def _make_body(self, progress: ProgressCallback | None = None) -> MtomBody:
         total = self.content_length
         self._started = True
-        xml = self._serializer.take()
-        self._xml_handed_on += len(xml)
-        first = xml if self._framing is None or self._sent_head else self._framing.root_head + xml
-        return MtomBody(
-            first,
-            self._parts,
-            b"" if self._framing is None else self._framing.closing,
-            content_type=self.content_type,
-            content_length=total,
-            read_size=self._read_size,
-            coalesce_size=self._coalesce_size,
-            pass_through_size=self._pass_through_size,
-            join_size=self._join_size,
-            progress=progress,
-        )
+        return self._output.make_body(total, progress)
 
     async def write_to(self, stream: ByteSink, *, progress: ProgressCallback | None = None) -> None:
         """Send the whole body into *stream* (``async send(bytes)``), closing the body after."""
@@ -668,17 +386,11 @@ class XmlWriter:
 
     async def _send_buffer(self) -> None:
         assert self._sink is not None
-        data = self._serializer.take()
-        self._xml_handed_on += len(data)
-        if not self._sent_head and self._framing is not None:
-            data = self._framing.root_head + data
-        self._sent_head = True
-        if data:
-            try:
-                await self._sink.send(data)
-            except BaseException as exc:
-                self._fail(exc)
-                raise
+        try:
+            await self._output.spill(self._sink)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
 
     async def flush(self, min_size: int = 0) -> None:
         """Hand the XML written so far to the sink, if at least *min_size* bytes are waiting."""

@@ -127,11 +127,10 @@ class ContentKind:
 
 
 class ElementFrame:
-    """One open element.  ``binary`` and ``xmime_content_type`` belong to the writer."""
+    """One open element: its name, what it holds so far, the bindings it changed."""
 
     __slots__ = (
         "attributes",
-        "binary",
         "content",
         "declared",
         "local_name",
@@ -139,7 +138,6 @@ class ElementFrame:
         "qname",
         "restore",
         "used",
-        "xmime_content_type",
     )
 
     def __init__(self, qname: bytes, local_name: str, namespace: str | None) -> None:
@@ -153,8 +151,6 @@ class ElementFrame:
         # prefixes the start tag's own names use ("" for the default namespace):
         # none of them may be bound to another namespace on the same tag.
         self.used: dict[str, str | None] = {}
-        self.binary: object = None
-        self.xmime_content_type: str | None = None
 
 
 class XmlSerializer:
