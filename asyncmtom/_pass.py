@@ -186,9 +186,11 @@ def _settle_allocator(join_size: int) -> None:
 class _PartCount:
     """One part's content bytes so far, and what they decide chunk by chunk.
 
-    Push callbacks and pull sources go through the same checks for every chunk:
-    the progress status, the start of joining for a part of unknown size, the
-    declared (or first-pass) size, and a newer pass that replaced this one.
+    Made when the part starts: it sets the pass's status to the part and the
+    outbox's join mode.  Push callbacks and pull sources go through the same
+    checks for every chunk: the progress status, the start of joining for a
+    part of unknown size, the declared (or first-pass) size, and a newer pass
+    that replaced this one.  `end` checks the length the part came to.
     """
 
     __slots__ = ("box", "join_from", "join_size", "limit", "part", "status", "written")
