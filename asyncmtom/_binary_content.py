@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._core.base64 import Base64Encoder
-from ._core.mime import check_media_type
+from ._core.mime import DEFAULT_PART_CONTENT_TYPE, check_media_type
 from ._core.plan import PlannedPart, PullPiece, PushPiece, XopPlan
 from ._core.xml import ElementFrame, XmlSerializer
 from ._errors import PartSizeError, WriterStateError
@@ -50,7 +50,6 @@ __all__ = [
     "run_push",
 ]
 
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 Emit = Callable[[bytes | memoryview], Awaitable[None]]
 """Where the bytes of a binary call go now: the held-back value, or inline base64."""
@@ -195,7 +194,7 @@ class BinaryContent:
         return None
 
     def _make_part(self, plan: XopPlan, binary: ElementBinary) -> PlannedPart:
-        content_type = binary.content_type or binary.xmime_content_type or DEFAULT_CONTENT_TYPE
+        content_type = binary.content_type or binary.xmime_content_type or DEFAULT_PART_CONTENT_TYPE
         if binary.content_type is None and binary.xmime_content_type is not None:
             check_media_type(content_type, "xmime:contentType")
         part = plan.new_part(content_type)

@@ -45,6 +45,7 @@ from itertools import chain
 
 from .._errors import MtomFormatError, MtomLimitError, ReaderStateError
 from .limits import ReaderLimits
+from .mime import DEFAULT_PART_CONTENT_TYPE
 from .related import (
     PartDecoder,
     RelatedParser,
@@ -55,7 +56,6 @@ from .related import (
 )
 
 __all__ = [
-    "DEFAULT_PART_CONTENT_TYPE",
     "NEED_DATA",
     "Data",
     "Decoder",
@@ -65,8 +65,6 @@ __all__ = [
     "PartEnd",
     "PartStart",
 ]
-
-DEFAULT_PART_CONTENT_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True, slots=True)

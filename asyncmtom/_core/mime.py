@@ -34,6 +34,7 @@ import re
 import uuid
 
 __all__ = [
+    "DEFAULT_PART_CONTENT_TYPE",
     "MultipartFraming",
     "check_action",
     "check_boundary",
@@ -41,6 +42,10 @@ __all__ = [
     "check_media_type",
     "make_boundary",
 ]
+
+# A part whose media type nobody gave: what the writer labels it, and what the
+# reader takes a part without a Content-Type header for (RFC 2046 section 4.5.1).
+DEFAULT_PART_CONTENT_TYPE = "application/octet-stream"
 
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _CONTENT_ID = re.compile(r"[A-Za-z0-9.\-]+@[A-Za-z0-9.\-]+")

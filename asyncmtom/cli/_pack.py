@@ -32,7 +32,7 @@ from xml.parsers import expat
 import anyio
 
 from .._core.encoding import SOAP11, SOAP12, MtomEncoding, SoapVersion
-from .._core.mime import check_action
+from .._core.mime import DEFAULT_PART_CONTENT_TYPE, check_action
 from .._core.xml import XOP_NAMESPACE
 from .._core.xop import hardened_parser
 from .._tree import StartTag, write_start
@@ -175,7 +175,7 @@ async def build_message(xml: bytes, base: Path, action: str | None) -> tuple[Xml
                     raise CliError(f"{file}: no such file (named by an xop:Include href)")
                 content_type = None
                 if not event.has_xmime_type:
-                    content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                    content_type = mimetypes.guess_type(file.name)[0] or DEFAULT_PART_CONTENT_TYPE
                 try:
                     await writer.pull_bytes(file, content_type=content_type, inline=False)
                 except ValueError as error:  # the writer refuses the element's xmime:contentType
