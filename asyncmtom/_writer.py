@@ -83,7 +83,7 @@ class XmlWriter:
       32 MiB, are joined into chunks of about this size.  HTTP clients pay
       per chunk (httpx about 28 us, more than copying 64 KiB), so one copy
       of the data makes httpx two to three
-      times faster; see "Joining" in ``_body.py`` for how a chunked body's
+      times faster; see "Joining" in ``_pass.py`` for how a chunked body's
       joined chunks avoid page faults.
     """
 
