@@ -7,7 +7,8 @@ asyncio-only peer (aiohttp) use pytest-asyncio in strict mode instead.
 The helpers every kind of test shares (the local HTTP endpoints
 ``httpserver`` and ``authserver``, the independent decoders ``mtomcheck`` and
 ``wsscheck``, the reader's hand-written messages and sources ``readercases``,
-the zeep tests' service and mock endpoint ``zeepservice``)
+the writer's MIME-like content ``payloads``, the zeep tests' service and mock
+endpoint ``zeepservice``)
 live in ``tests/helpers/``, which is put on ``sys.path`` here so a test imports
 them by name from any folder (``from mtomcheck import ...``).
 """

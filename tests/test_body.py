@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -351,20 +349,3 @@ async def test_a_dropped_body_with_an_abandoned_pass_is_finalized() -> None:
             await anyio.sleep(0.01)
     assert events == ["cleanup"]
     assert not _trampoline.DRIVEN, "the finalized pass let its callback's coroutine go"
-
-
-def test_aiohttp_payload_is_registered_only_where_aiohttp_is_imported() -> None:
-    """``import asyncmtom`` and ``body()`` never import aiohttp; with aiohttp, body() registers."""
-    script = """
-import sys, anyio
-from asyncmtom import XmlWriter, MtomEncoding, MtomBody
-async def make():
-    w = XmlWriter(MtomEncoding()); w.start_element("r", "urn:x")
-    await w.write_bytes(b"x" * 1000); w.end_element()
-    return w.body()
-body = anyio.run(make)
-assert "aiohttp" not in sys.modules, "body() imported aiohttp"
-import aiohttp.payload
-assert type(aiohttp.payload.get_payload(anyio.run(make))).__name__ == "MtomPayload"
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import platform
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import anyio.lowlevel
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mtomcheck import decode_with_email, document_order_ids, resolve_xop
+from payloads import chunked_push, pattern
 
 from asyncmtom import (
     SOAP11,
@@ -49,17 +47,6 @@ def envelope(writer: XmlWriter, soap: Any = SOAP12) -> Any:
 def close(writer: XmlWriter, n: int = 3) -> None:
     for _ in range(n):
         writer.end_element()
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic bytes with CR, LF, '--' and boundary-like runs in them."""
-    unit = b"\r\n--uuid:0\r\n" + bytes((seed + i) % 256 for i in range(241))
-    return (unit * (size // len(unit) + 1))[:size]
-
-
-async def chunked_push(write: Any, data: bytes, chunk: int) -> None:
-    for i in range(0, len(data), chunk):
-        await write(data[i : i + chunk])
 
 
 async def test_push_callback_is_deferred_and_runs_in_document_order() -> None:
@@ -279,89 +266,6 @@ async def test_bytes_attribute_is_base64_and_never_a_part() -> None:
     decoded = decode_with_email(writer.content_type, body)
     assert decoded.parts == {}
     assert ET.fromstring(decoded.root).get("digest") == base64.b64encode(pattern(5000)).decode()
-
-
-async def test_large_bytes_chunks_pass_through_uncopied_and_small_ones_coalesce() -> None:
-    big = os.urandom(1 << 20)
-    writer = XmlWriter(MtomEncoding())
-    writer.start_element("r", NS)
-    with writer.element("big", NS):
-        await writer.push_bytes(chunked_push, b"", 1)
-        await writer.write_bytes(big)
-    with writer.element("small", NS):
-        await writer.push_bytes(chunked_push, pattern(200_000), 100)
-    writer.end_element()
-    chunks = [c async for c in writer.body()]
-    assert any(c is big for c in chunks), "a large bytes chunk is handed on as the same object"
-    small_chunks = chunks[[c is big for c in chunks].index(True) + 1 :]
-    assert len(small_chunks) <= 5, "2000 writes of 100 bytes are coalesced into a few chunks"
-    decode_with_email(writer.content_type, b"".join(chunks))
-
-
-async def test_write_returns_only_once_the_chunk_was_handed_on() -> None:
-    """Without joining, each write is handed on before it returns."""
-    progress: list[int] = []
-
-    async def callback(write: Any) -> None:
-        for i in range(3):
-            await write(bytes([i]) * 100_000)
-            progress.append(i)
-
-    writer = XmlWriter(MtomEncoding(), join_size=0)
-    writer.start_element("r", NS)
-    await writer.push_bytes(callback)
-    writer.end_element()
-    body = writer.body()
-    seen = []
-    async for chunk in body:
-        if len(chunk) == 100_000:
-            seen.append((chunk[0], list(progress)))
-    assert seen == [(0, []), (1, [0]), (2, [0, 1])]
-
-
-@pytest.mark.parametrize("sized", [True, False])
-async def test_a_reused_buffer_is_safe_while_chunks_are_joined(sized: bool) -> None:
-    """Joined chunks are taken by reference only when immutable; others are copied."""
-    data = pattern(160 * 65536, seed=3)  # beyond 16 join sizes: joined, sized or not
-
-    async def callback(write: Any) -> None:
-        buffer = bytearray(65536)
-        for i in range(0, len(data), 65536):
-            buffer[:] = data[i : i + 65536]
-            await write(buffer)  # the same buffer, overwritten after every write
-            await write(memoryview(buffer)[:0])
-
-    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
-    with writer.element("r", NS):
-        await writer.push_bytes(callback, size=len(data) if sized else None)
-    chunks = [c async for c in writer.body()]
-    assert max(len(c) for c in chunks) >= 512 * 1024, "the part was joined"
-    decoded = decode_with_email(writer.content_type, b"".join(chunks))
-    assert [p for _, p in decoded.parts.values()] == [data]
-
-
-async def test_joined_writes_are_handed_on_when_the_callback_waits() -> None:
-    """Joining gathers what is written back to back; a callback that awaits anything else
-    first sees what it wrote handed on."""
-    seen: list[int] = []
-
-    async def callback(write: Any) -> None:
-        for _ in range(84):  # 8.4 MB: joining starts at the last of these (16 join sizes)
-            await write(b"\xaa" * 100_000)
-        for i in range(3):
-            await write(bytes([i]) * 100_000)
-            await write(bytes([i]) * 100_000)
-            await anyio.lowlevel.checkpoint()  # waits, as a read from a file or socket does
-            seen.append(i)
-
-    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
-    with writer.element("r", NS):
-        await writer.push_bytes(callback)
-    handed: list[tuple[int, int, list[int]]] = []
-    async for chunk in writer.body():
-        if len(chunk) >= 200_000:  # the first carries the part's MIME head before the data
-            handed.append((chunk[-200_000], chunk[-1], list(seen)))
-    assert handed == [(0, 0, []), (1, 1, [0]), (2, 2, [0, 1])]
 
 
 async def test_progressive_sink_mode() -> None:
@@ -672,82 +576,3 @@ async def test_progress_reports_every_byte() -> None:
     first_part = [r for r in reports if r.content_id and r.content_id.startswith("1.")]
     assert first_part[-1].part_done == first_part[-1].part_size == 300_000
     assert reports[0].content_id is None  # the root part
-
-
-@pytest.mark.parametrize("known_size", [True, False])
-async def test_large_parts_are_joined_with_or_without_a_content_length(known_size: bool) -> None:
-    """Declared of 16 join sizes: joined from the start; of unknown size: from there on."""
-    data = os.urandom(12 * 1024 * 1024 + 5)
-    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
-    writer.start_element("r", NS)
-    with writer.element("a", NS):
-        await writer.push_bytes(
-            chunked_push, data, 65536 - 7, size=len(data) if known_size else None
-        )
-    with writer.element("b", NS):
-        await writer.write_bytes(b"small" * 300)
-    writer.end_element()
-    assert (writer.content_length is not None) is known_size
-    chunks = [c async for c in writer.body()]
-    decoded = decode_with_email(writer.content_type, b"".join(chunks))
-    assert [decoded.parts[c][1] for c in decoded.order] == [data, b"small" * 300]
-    largest = max(len(c) for c in chunks)
-    assert 512 * 1024 <= largest < 512 * 1024 + 65536, "joined into ~join_size chunks"
-    if known_size:
-        assert len(chunks) < 30
-    else:  # 8 MiB in 65529-byte writes, then joined
-        assert 8 * 1024 * 1024 // 65529 < len(chunks) < 8 * 1024 * 1024 // 65529 + 20
-
-
-_FAULTS_SCRIPT = """
-import asyncio, os, resource, sys
-import asyncmtom._pass as body
-from asyncmtom import MtomEncoding, XmlWriter
-if sys.argv[1] == "unsettled":
-    body._allocator_settled = True  # as if it had run: it will not
-async def push(write):
-    block = os.urandom(65536)
-    for _ in range(1536):
-        await write(block)
-async def main():
-    writer = XmlWriter(MtomEncoding(), join_size=2 << 20)
-    with writer.element("r", "urn:x"):
-        await writer.push_bytes(push)  # 96 MiB of unknown size: joined after 32 MiB
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    async for chunk in writer.body():
-        framed = b"%x\\r\\n" % len(chunk) + chunk + b"\\r\\n"  # as aiohttp frames it
-        del framed
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-asyncio.run(main())
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's dynamic mmap threshold")
-def test_joined_chunks_of_a_chunked_body_are_recycled_not_faulted_in() -> None:
-    """The first joining pass moves glibc's mmap threshold: no page faults per joined chunk."""
-
-    def faults(mode: str) -> int:
-        done = subprocess.run(
-            [sys.executable, "-c", _FAULTS_SCRIPT, mode],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return int(done.stdout)
-
-    settled, unsettled = faults("settled"), faults("unsettled")
-    # The joined 64 MiB, framed twice, is 32,768 pages: faulted in per chunk unless recycled.
-    assert unsettled > 24_000
-    assert settled < unsettled // 4
-
-
-async def test_a_known_part_below_sixteen_join_sizes_is_not_joined() -> None:
-    data = os.urandom(4 * 1024 * 1024)
-    writer = XmlWriter(MtomEncoding(), join_size=512 * 1024)
-    with writer.element("r", NS):
-        await writer.push_bytes(chunked_push, data, 65536, size=len(data))
-    chunks = [c async for c in writer.body()]
-    assert max(len(c) for c in chunks) <= 65536 + 1024
-    decoded = decode_with_email(writer.content_type, b"".join(chunks))
-    assert [decoded.parts[c][1] for c in decoded.order] == [data]
