@@ -354,10 +354,19 @@ async def iter_body(
                         continue
                     write.unawaited -= 1
                     data = signal.data
-                    error = count.take(len(data))
-                    if error is not None:
-                        refused = throw = error
-                        continue
+                    # count.take(), written out: this is the cost of every pushed chunk
+                    # (a callback writing 4 KiB chunks spends 7 % of its time in the call).
+                    count.written = written = count.written + len(data)
+                    status.part_written = written
+                    if (
+                        (count.join_from and written >= count.join_from)
+                        or (count.limit is not None and written > count.limit)
+                        or status.superseded
+                    ):
+                        error = count.take(0)
+                        if error is not None:
+                            refused = throw = error
+                            continue
                     try:
                         for ready in box.add(data):
                             yield ready
