@@ -13,6 +13,7 @@ import base64
 import copy
 import gc
 import hashlib
+import os
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -136,16 +137,30 @@ async def test_zeep_sends_every_kind_of_binary_as_mtom(tmp_path: Path, soap: str
     assert "content-length" not in headers
 
 
+class BytesPath:
+    """An ``os.PathLike[bytes]``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = os.fsencode(path)
+
+    def __fspath__(self) -> bytes:
+        return self.path
+
+
 @pytest.mark.anyio
 async def test_zeep_content_length_when_sizes_known(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(b"a" * 4000)
     received = Received()
     seen: list[object] = []
     async with client(tmp_path, "12", received, progress=seen.append) as zc:
-        await zc.service.Upload(name="x", data=[Binary(tmp_path / "a.bin")])
+        # a path as os.PathLike[str], str and os.PathLike[bytes]: each opened when the
+        # body is sent (plain bytes are the data itself)
+        paths = [tmp_path / "a.bin", str(tmp_path / "a.bin"), BytesPath(tmp_path / "a.bin")]
+        await zc.service.Upload(name="x", data=[Binary(path) for path in paths])
     assert received.headers is not None
+    assert received.values == [b"a" * 4000] * 3
     length = int(received.headers["content-length"])
-    assert length > 4000
+    assert length > 3 * 4000
     assert seen and seen[-1].done  # type: ignore[attr-defined] == length
 
 
