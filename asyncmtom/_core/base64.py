@@ -1,11 +1,12 @@
 """Incremental canonical base64 (RFC 4648 section 4, no line breaks).
 
-Binary content arrives in chunks of arbitrary length, but base64 works on
-groups of three bytes.  The encoder therefore carries at most two bytes from
-one chunk to the next and pads only once, when the run ends: the text it emits
-for a run is exactly what ``base64.b64encode`` gives for the concatenation of
-the chunks, whatever the chunking.  This is what XML Schema calls the
-canonical lexical form of ``xs:base64Binary``.
+Rule.  The text emitted for a run of chunks is exactly what
+``base64.b64encode`` gives for their concatenation, whatever the chunking:
+what XML Schema calls the canonical lexical form of ``xs:base64Binary``.
+
+Strategy.  Binary content arrives in chunks of arbitrary length, but base64
+works on groups of three bytes.  The encoder therefore carries at most two
+bytes from one chunk to the next and pads only once, when the run ends.
 """
 
 from __future__ import annotations

@@ -1,11 +1,18 @@
 """Digests of signed elements over the XOP infoset, fed as the parts stream.
 
-A WS-Security signature over an element that holds an ``xop:Include`` is
-verified over the XOP infoset: the element as if the Include were replaced
-by the base64 of its part (XOP 1.0, section 3.2: the canonical lexical form
-of ``xs:base64Binary``, no line breaks).  The root XML is small; the parts
-may be gigabytes.  So the canonical form is computed once over the root XML
-with the binary content held aside, and the parts are fed through later.
+Rules.
+
+- A WS-Security signature over an element that holds an ``xop:Include`` is
+  computed and verified over the XOP infoset: the element as if the Include
+  were replaced by the base64 of its part (XOP 1.0, section 3.2: the
+  canonical lexical form of ``xs:base64Binary``, no line breaks).
+- Elements are canonicalized with exclusive C14N, without comments.
+- A part is fed once, in document order, whatever the number of references
+  that hold it.
+
+The root XML is small; the parts may be gigabytes.  So the canonical form is
+computed once over the root XML with the binary content held aside, and the
+parts are fed through later.
 
 Strategy.  `reference_plans` takes the parsed root XML (lxml), puts a unique
 marker text in place of each ``xop:Include``, computes each signed element's

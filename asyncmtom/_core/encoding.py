@@ -1,19 +1,23 @@
 """Message encodings: what the writer produces around the XML it serializes.
 
-Two frozen dataclasses choose the output:
+Rules.
 
-- `MtomEncoding`: a ``multipart/related`` XOP package (the MTOM wire format of
-  SOAP 1.1 / SOAP 1.2, or plain XML with XOP when ``soap=None``); binary
-  content larger than ``max_inline_size`` goes into its own MIME part.
-- `TextEncoding`: plain XML; every binary value is inline canonical base64.
+- `MtomEncoding` makes a ``multipart/related`` XOP package (the MTOM wire
+  format of SOAP 1.1 / SOAP 1.2, or plain XML with XOP when ``soap=None``);
+  binary content larger than ``max_inline_size`` goes into its own MIME part.
+- `TextEncoding` makes plain XML; every binary value is inline canonical
+  base64.
+- A SOAP action needs a SOAP version: SOAP 1.1 sends it as the SOAPAction
+  header, SOAP 1.2 as the ``action`` parameter of the media type.
+- Everything given is validated at construction, so that a bad boundary, id
+  or action fails where it was written, not half way through a request.
+  These are the caller's values: a wrong type is a `TypeError`, a bad value a
+  `ValueError`, never `MtomFormatError`, which says what a peer sent.
 
-Everything given is validated at construction, so that a bad boundary, id or
-action fails where it was written, not half way through a request.  These are
-the caller's values: a wrong type is a `TypeError`, a bad value a
-`ValueError`, never `MtomFormatError`, which says what a peer sent.
-`SoapVersion` describes an envelope version: its namespace and the media type
-that announces it.  The sans-I/O helpers at the bottom compute the HTTP
-Content-Type and SOAPAction values; they hold no state.
+Both encodings are frozen dataclasses.  `SoapVersion` describes an envelope
+version: its namespace and the media type that announces it.  The sans-I/O
+helpers at the bottom compute the HTTP Content-Type and SOAPAction values;
+they hold no state.
 """
 
 from __future__ import annotations

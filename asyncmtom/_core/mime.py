@@ -1,8 +1,6 @@
 """Sans-I/O MIME framing for MTOM packages (RFC 2046, RFC 2387, XOP, SOAP MTOM).
 
-Strategy: every byte of framing is computed up front from validated values, so
-that the length of the whole body is known exactly whenever the parts' sizes
-are, and so that nothing a caller passes can break out of a header line.
+Rules.
 
 - Boundaries are random (``uuid:`` followed by a UUID, as Metro and WCF do) or
   given by the caller and then checked against RFC 2046 ``bchars``, at most 70
@@ -26,6 +24,10 @@ Wire layout, no preamble, CRLF everywhere::
     --B CRLF root-headers CRLF CRLF root-xml
     CRLF --B CRLF part-headers CRLF CRLF part-bytes      (for each part)
     CRLF --B-- CRLF
+
+Strategy: every byte of framing is computed up front from validated values, so
+that the length of the whole body is known exactly whenever the parts' sizes
+are, and so that nothing a caller passes can break out of a header line.
 """
 
 from __future__ import annotations

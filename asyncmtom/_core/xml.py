@@ -1,30 +1,33 @@
 """Sans-I/O XML 1.0 serializer: names, namespaces, escaping, nothing else.
 
-Strategy: the serializer appends UTF-8 bytes to one ``bytearray`` that its
+Rules.
+
+- Names are NCNames; characters XML 1.0 does not allow (C0 controls other
+  than tab, CR and LF, lone surrogates, U+FFFE and U+FFFF) are refused in
+  text, attribute values and namespace names; a prefix needs a namespace;
+  the reserved ``xml`` and ``xmlns`` prefixes cannot be rebound.  Each is an
+  `InvalidXmlError`.
+- A namespace declaration is written only where the binding is not already
+  in scope.  A namespace with no prefix becomes the default namespace; no
+  namespace at all inside a default namespace is undeclared with
+  ``xmlns=""``, as document/literal services with unqualified children
+  expect.
+- Text escapes ``& < >`` and writes CR as ``&#13;`` (a raw CR would be turned
+  into LF by any parser).  Attribute values escape ``& < > "`` and write tab,
+  CR and LF as character references, so that attribute-value normalization
+  on the receiving side gives back exactly the string that was written.
+- Binary content (base64 text or an ``xop:Include``) is an element's only
+  content.  Misuse of the structure (an attribute after content, text beside
+  binary content, closing what is not open, a second root) raises
+  `WriterStateError`.
+
+Strategy.  The serializer appends UTF-8 bytes to one ``bytearray`` that its
 owner drains with `XmlSerializer.take`; nothing else writes to it.  A start
 tag stays open until the first piece of content (or the end of the element)
 so that attributes and namespace declarations can still be added to it; an
-element closed with no content becomes ``<a/>``.
-
-Namespaces are tracked as one dictionary of the bindings in scope, plus, per
-element, the list of bindings it changed so that ``end_element`` can restore
-them; a declaration is written only where the binding is not already in
-scope.  A namespace with no prefix becomes the default namespace; no
-namespace at all inside a default namespace is undeclared with ``xmlns=""``,
-as document/literal services with unqualified children expect.
-
-What is refused, with `InvalidXmlError`: names that are not NCNames,
-characters XML 1.0 does not allow (C0 controls other than tab, CR and LF,
-lone surrogates, U+FFFE and U+FFFF) in text, attribute values and namespace
-names, prefixes without a namespace, and
-rebinding the reserved ``xml`` and ``xmlns`` prefixes.  Misuse of the
-structure (an attribute after content, text beside binary content, closing
-what is not open, a second root) raises `WriterStateError`.
-
-Text escapes ``& < >`` and writes CR as ``&#13;`` (a raw CR would be turned
-into LF by any parser).  Attribute values escape ``& < > "`` and write tab,
-CR and LF as character references, so that attribute-value normalization on
-the receiving side gives back exactly the string that was written.
+element closed with no content becomes ``<a/>``.  Namespaces are tracked as
+one dictionary of the bindings in scope, plus, per element, the list of
+bindings it changed so that ``end_element`` can restore them.
 
 No I/O, no event loop: the async writer drives this class.
 """
