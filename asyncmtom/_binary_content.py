@@ -116,6 +116,7 @@ class BinaryContent:
         self.current: ElementBinary | None = None
 
     def _state(self, frame: ElementFrame) -> ElementBinary | None:
+        """*frame*'s binary state; one left behind by an element that now holds it is not."""
         current = self.current
         return current if current is not None and current.frame is frame else None
 
@@ -129,8 +130,8 @@ class BinaryContent:
 
     def end(self) -> None:
         """The innermost element ends: write out what its binary content still holds."""
-        binary = self.current
-        if binary is None or binary.frame is not self._serializer.current:
+        binary = self._state(self._serializer.current)
+        if binary is None:
             return
         self.current = None
         mode = binary.mode
@@ -158,9 +159,7 @@ class BinaryContent:
         if content_type is not None:
             check_media_type(content_type)
         frame = self._serializer.current
-        binary = self.current
-        if binary is not None and binary.frame is not frame:
-            binary = None  # left behind by an element that now holds this one
+        binary = self._state(frame)
         if binary is not None:  # refuse before anything changes
             if content_type is not None and binary.content_type not in (None, content_type):
                 raise WriterStateError(

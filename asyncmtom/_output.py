@@ -65,6 +65,7 @@ class MessageOutput:
         "_pass_through_size",
         "_sent_head",
         "_serializer",
+        "_soap_action",
         "_unfilled",
         "content_type",
         "framing",
@@ -96,6 +97,7 @@ class MessageOutput:
         # Places in the root XML still to be filled in before anything is sent
         # (a WS-Security signature, once its digests are known): what each is.
         self._unfilled: list[str] = []
+        self._soap_action = soap_action_header(encoding.soap, encoding.action)
         self.framing: MultipartFraming | None = None
         self.plan: XopPlan | None = None
         if isinstance(encoding, MtomEncoding):
@@ -122,16 +124,13 @@ class MessageOutput:
         length = self._handed_on + self._serializer.buffered
         return length if self.plan is None else self.plan.content_length(length)
 
-    def headers(
-        self, encoding: MtomEncoding | TextEncoding, content_length: int | None
-    ) -> dict[str, str]:
+    def headers(self, content_length: int | None) -> dict[str, str]:
         """HTTP headers: Content-Type, Content-Length when known, SOAPAction when SOAP 1.1."""
         headers = {"Content-Type": self.content_type}
         if content_length is not None:
             headers["Content-Length"] = str(content_length)
-        action = soap_action_header(encoding.soap, encoding.action)
-        if action is not None:
-            headers["SOAPAction"] = action
+        if self._soap_action is not None:
+            headers["SOAPAction"] = self._soap_action
         return headers
 
     def reserve(self, what: str | None) -> int:

@@ -336,7 +336,7 @@ class XmlWriter:
     @property
     def headers(self) -> dict[str, str]:
         """HTTP headers for the message: Content-Type, Content-Length when known, SOAPAction."""
-        return self._output.headers(self.encoding, self.content_length)
+        return self._output.headers(self.content_length)
 
     def body(self, *, progress: ProgressCallback | None = None) -> MtomBody:
         """The message body: an async iterable of bytes chunks that can be sent again.

@@ -279,7 +279,7 @@ class XmlSerializer:
 
     # -- structure ---------------------------------------------------------
 
-    def start_element(self, name: str, namespace: str | None, prefix: str | None) -> ElementFrame:
+    def start_element(self, name: str, namespace: str | None, prefix: str | None) -> None:
         check_ncname(name)
         if namespace is not None:
             check_chars(namespace, "namespace")
@@ -311,7 +311,6 @@ class XmlSerializer:
             if self._bindings.get("") != namespace:
                 self._bind(frame, "", namespace)
             frame.used[""] = namespace
-        return frame
 
     def attribute(
         self, name: str, value: str, namespace: str | None = None, prefix: str | None = None
@@ -358,7 +357,7 @@ class XmlSerializer:
         self._close_start_tag()
         self._buffer += _escape_text(value)
 
-    def end_element(self) -> ElementFrame:
+    def end_element(self) -> None:
         if not self._stack:
             raise WriterStateError("end_element() with no open element")
         frame = self._stack.pop()
@@ -374,7 +373,6 @@ class XmlSerializer:
                 self._bindings[prefix] = previous
         if not self._stack:
             self._root_done = True
-        return frame
 
     # -- places filled in later ----------------------------------------------
 
@@ -398,7 +396,7 @@ class XmlSerializer:
 
     # -- binary content ----------------------------------------------------
 
-    def begin_binary(self) -> ElementFrame:
+    def begin_binary(self) -> None:
         """Mark the current element as holding binary content, and open its content."""
         frame = self.current
         if frame.content is _TEXT or frame.content is _CHILDREN:
@@ -408,7 +406,6 @@ class XmlSerializer:
             )
         frame.content = _BINARY
         self._close_start_tag()
-        return frame
 
     def raw(self, data: bytes) -> None:
         """Append already-serialized content (base64 text) to the open element."""
